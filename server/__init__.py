@@ -1,0 +1,1 @@
+"""server: rdbkit's reference server speaking RESP, with real persistence."""
