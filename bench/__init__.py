@@ -1,0 +1,1 @@
+"""Reproducible benchmarks: rdbkit against the real Redis tools, side by side, as ratios."""

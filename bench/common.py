@@ -1,0 +1,100 @@
+"""Shared benchmark plumbing: datasets made by real Redis, timed runs with peak RSS."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+sys.path.insert(0, str(ROOT))
+
+from tests.support.realredis import RealRedis  # noqa: E402
+
+
+@dataclass
+class Run:
+    label: str
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+
+
+def timed(label: str, argv: list[str], *, stdout=subprocess.DEVNULL, stdin=None) -> Run:
+    """Run argv once; wall time and the child's peak RSS (from wait4's rusage)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.DEVNULL, stdin=stdin)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Run(label, elapsed, usage.ru_maxrss / 1024.0, proc.returncode)
+
+
+def rdbkit_script(name: str) -> str:
+    """The console script next to the running interpreter (the project's venv)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        raise SystemExit(f"{name} not found: run `make bench` (it installs rdbkit in .venv)")
+    return found
+
+
+def populated_rdb(n_keys: int, *, name: str | None = None, mixed: bool = True) -> Path:
+    """An RDB saved by real Redis 7.0 holding n_keys keys (cached in bench/out)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    target = OUT / (name or f"redis7-{n_keys}.rdb")
+    if target.exists():
+        return target
+    work = OUT / f"work-{os.getpid()}"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        with RealRedis(work) as srv:
+            # Strings by DEBUG POPULATE; a share of other types through a pipeline.
+            n_other = n_keys // 10 if mixed else 0
+            srv.command("DEBUG", "POPULATE", str(n_keys - n_other), "key", "20", timeout=600)
+            if n_other:
+                _fill_mixed(srv, n_other)
+            srv.command("SAVE", timeout=600)
+            shutil.copyfile(work / "dump.rdb", target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def _fill_mixed(srv: RealRedis, n: int) -> None:
+    cli = srv.client()
+    pipe = cli.pipeline(transaction=False)
+    for i in range(n):
+        kind = i % 4
+        if kind == 0:
+            pipe.rpush(f"list:{i}", *[f"item-{j}" for j in range(8)])
+        elif kind == 1:
+            pipe.hset(f"hash:{i}", mapping={f"f{j}": f"v{j}" for j in range(6)})
+        elif kind == 2:
+            pipe.zadd(f"zset:{i}", {f"m{j}": j * 1.5 for j in range(6)})
+        else:
+            pipe.sadd(f"set:{i}", *range(i, i + 6))
+        if i % 5000 == 4999:
+            pipe.execute()
+    pipe.execute()
+    cli.close()
+
+
+def ratio_line(ours: Run, theirs: Run, *, size_bytes: int | None = None,
+               n_keys: int | None = None) -> str:
+    ratio = ours.seconds / theirs.seconds if theirs.seconds else float("inf")
+    parts = [f"{ours.label}: {ours.seconds:.2f}s (peak RSS {ours.peak_rss_mb:.0f} MB)",
+             f"{theirs.label}: {theirs.seconds:.2f}s (peak RSS {theirs.peak_rss_mb:.0f} MB)",
+             f"ratio {ratio:.2f}x"]
+    if size_bytes:
+        parts.append(f"ours {size_bytes / ours.seconds / 1e6:.1f} MB/s")
+    if n_keys:
+        parts.append(f"ours {n_keys / ours.seconds:,.0f} keys/s")
+    return " | ".join(parts)
