@@ -1,0 +1,232 @@
+"""Offline `DEBUG DIGEST` / `DEBUG DIGEST-VALUE`, as Redis 7.0 computes them.
+
+The point is to prove a file (or a converted copy of it) holds the same data a real
+server would hold after loading it, without starting one. So besides the hashing
+itself this module applies the loader's visible effects: keys already expired at load
+time are dropped, empty collections are skipped, and a `-0.0` score becomes `0` when
+the loader would keep the sorted set as a listpack (formats.md §7.4).
+
+Hashing (formats.md §7.1): `xor(D, b)` folds SHA1(b) into D (order-free); `mix(D, b)`
+replaces D by SHA1(D xor SHA1(b)) (order-sensitive). The running states are kept as
+Python ints so that the many xors of a big set or hash cost one int op each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import time
+from typing import Iterable, Iterator
+
+from .constants import (
+    Kind, RdbType, ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE,
+)
+from .records import KeyRecord
+
+__all__ = [
+    "value_digest", "DatasetDigest", "digest_file", "iter_key_digests",
+    "format_score", "loaded_value", "ZERO_DIGEST",
+]
+
+ZERO_DIGEST = "0" * 40
+
+_sha1 = hashlib.sha1
+_TYPE_TAG = {kind: struct.pack(">I", int(kind)) for kind in Kind}
+_EXPIRE_MARK = b"!!expire!!"
+_HEXPIRE_MARK = b"!!hexpire!!"
+#: SHA1 of the two marker strings, pre-computed: they are xored into many states.
+_EXPIRE_SHA = int.from_bytes(_sha1(_EXPIRE_MARK).digest(), "big")
+_HEXPIRE_SHA = int.from_bytes(_sha1(_HEXPIRE_MARK).digest(), "big")
+#: A listpack may not grow past 1 GB; a zset whose members exceed it stays a skiplist.
+_LISTPACK_MAX_SAFETY = 1 << 30
+_COLLECTIONS = (Kind.LIST, Kind.SET, Kind.ZSET, Kind.HASH)
+
+
+def _h(data) -> int:
+    return int.from_bytes(_sha1(data).digest(), "big")
+
+
+def _mix(state: int, data) -> int:
+    """SHA1(state xor SHA1(data)), with 20-byte states held as ints."""
+    return int.from_bytes(_sha1((state ^ _h(data)).to_bytes(20, "big")).digest(), "big")
+
+
+def format_score(score: float) -> bytes:
+    """A zset score as C's `%.17g` prints it (Python's formatter gives the same text)."""
+    if score != score:  # NaN never reaches a real server's zset; keep C's spelling
+        return b"nan"
+    return (b"%.17g" % score)
+
+
+def _value_state(state: int, kind: Kind, value, has_expire: bool,
+                 field_expires: dict | None = None) -> int:
+    """Continue `state` with one value as `xorObjectDigest()` does."""
+    state = _mix(state, _TYPE_TAG[kind])
+    if kind == Kind.STRING:
+        state = _mix(state, value)
+    elif kind == Kind.LIST:
+        for element in value:
+            state = _mix(state, element)
+    elif kind == Kind.SET:
+        acc = 0
+        for member in value:
+            acc ^= _h(member)
+        state ^= acc
+    elif kind == Kind.ZSET:
+        acc = 0
+        for member, score in value:
+            acc ^= _h(_pair_state(member, format_score(score)).to_bytes(20, "big"))
+        state ^= acc
+    elif kind == Kind.HASH:
+        acc = 0
+        for fld, val in value:
+            element = _pair_state(fld, val)
+            if field_expires and fld in field_expires:
+                element ^= _HEXPIRE_SHA
+            acc ^= _h(element.to_bytes(20, "big"))
+        state ^= acc
+    elif kind == Kind.STREAM:
+        for entry in value.entries:
+            ms, seq = entry.id
+            state = _mix(state, b"%d.%d" % (ms, seq))
+            for fld, val in entry.fields:
+                state = _mix(_mix(state, fld), val)
+    elif kind == Kind.MODULE:
+        pass  # only the module's own digest callback could add anything
+    else:
+        raise ValueError(f"unknown value kind {kind!r}")
+    if has_expire:
+        state ^= _EXPIRE_SHA
+    return state
+
+
+def _pair_state(a: bytes, b: bytes) -> int:
+    return _mix(_mix(0, a), b)
+
+
+def value_digest(kind: Kind, value, has_expire: bool, *,
+                 field_expires: dict | None = None) -> bytes:
+    """`DEBUG DIGEST-VALUE` of one value (20 bytes); callers apply loader effects first."""
+    return _value_state(0, Kind(kind), value, has_expire, field_expires).to_bytes(20, "big")
+
+
+class DatasetDigest:
+    """`DEBUG DIGEST` accumulated key by key, in any key or db order."""
+
+    __slots__ = ("_dbs",)
+
+    def __init__(self) -> None:
+        self._dbs: dict[int, int] = {}
+
+    def add(self, db: int, key: bytes, kind: Kind, value, has_expire: bool, *,
+            field_expires: dict | None = None) -> None:
+        state = _value_state(_mix(0, key), Kind(kind), value, has_expire, field_expires)
+        self._dbs[db] = self._dbs.get(db, 0) ^ _h(state.to_bytes(20, "big"))
+
+    def add_record(self, rec: KeyRecord) -> None:
+        """Add a parsed key as given; use `loaded_value()` first to mimic a load."""
+        self.add(rec.db, rec.key, rec.kind, rec.value, rec.expire_ms is not None,
+                 field_expires=rec.field_expires)
+
+    def digest(self) -> bytes:
+        final = 0
+        for db in sorted(self._dbs):
+            final = _mix(final, struct.pack(">I", db)) ^ self._dbs[db]
+        return final.to_bytes(20, "big")
+
+    def hexdigest(self) -> str:
+        return self.digest().hex()
+
+    def __len__(self) -> int:
+        return len(self._dbs)
+
+
+def _zset_held_as_listpack(rec: KeyRecord) -> bool:
+    """Would Redis 7.0 keep this sorted set as a listpack right after loading it?"""
+    count = len(rec.value)
+    if rec.type in (RdbType.ZSET, RdbType.ZSET_2):
+        if count > ZSET_MAX_LISTPACK_ENTRIES:
+            return False
+        longest = total = 0
+        for member, _score in rec.value:
+            n = len(member)
+            total += n
+            if n > longest:
+                longest = n
+        return longest <= ZSET_MAX_LISTPACK_VALUE and total < _LISTPACK_MAX_SAFETY
+    # Blob encodings are converted on the count alone; their scores keep the bytes
+    # they were stored with (an integer 0 is already +0.0).
+    return False
+
+
+def loaded_value(rec: KeyRecord, now_ms: int | None, keep_expired: bool = False):
+    """The value (and field expiries) a 7.0-style load would hold, or None if dropped.
+
+    Returns `(value, field_expires)`. `now_ms=None` with `keep_expired=False` means
+    "now"; keys whose expire is strictly before it are dropped, as `rdbLoad()` does.
+    """
+    if not keep_expired and rec.expire_ms is not None and rec.expire_ms < now_ms:
+        return None
+    value = rec.value
+    kind = rec.kind
+    field_expires = rec.field_expires
+    if field_expires and not keep_expired:
+        gone = {f for f, at in field_expires.items() if at < now_ms}
+        if gone:
+            value = [(f, v) for f, v in value if f not in gone]
+            field_expires = {f: at for f, at in field_expires.items() if f not in gone}
+    if kind in _COLLECTIONS and not value:
+        return None
+    if kind == Kind.ZSET and _zset_held_as_listpack(rec):
+        if any(score == 0.0 for _m, score in value):
+            value = [(m, 0.0 if s == 0.0 else s) for m, s in value]
+    return value, field_expires
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def iter_key_digests(source, *, now_ms: int | None = None, keep_expired: bool = False,
+                     records: Iterable | None = None) -> Iterator[tuple[KeyRecord, bytes]]:
+    """Yield `(record, DEBUG DIGEST-VALUE)` for every key a load would keep."""
+    if now_ms is None:
+        now_ms = _now_ms()
+    if records is None:
+        from .reader import iter_records
+
+        records = iter_records(source)
+    for rec in records:
+        if not isinstance(rec, KeyRecord):
+            continue
+        loaded = loaded_value(rec, now_ms, keep_expired)
+        if loaded is None:
+            continue
+        value, field_expires = loaded
+        yield rec, value_digest(rec.kind, value, rec.expire_ms is not None,
+                                field_expires=field_expires)
+
+
+def digest_records(records: Iterable, *, now_ms: int | None = None,
+                   keep_expired: bool = False) -> str:
+    """`DEBUG DIGEST` of already-parsed records (any order, any mix of record kinds)."""
+    if now_ms is None:
+        now_ms = _now_ms()
+    acc = DatasetDigest()
+    for rec in records:
+        if not isinstance(rec, KeyRecord):
+            continue
+        loaded = loaded_value(rec, now_ms, keep_expired)
+        if loaded is None:
+            continue
+        value, field_expires = loaded
+        acc.add(rec.db, rec.key, rec.kind, value, rec.expire_ms is not None,
+                field_expires=field_expires)
+    return acc.hexdigest()
+
+
+def digest_file(source, *, now_ms: int | None = None, keep_expired: bool = False) -> str:
+    """`DEBUG DIGEST` a 7.0 server would report right after loading `source` as master."""
+    from .reader import iter_records
+
+    return digest_records(iter_records(source), now_ms=now_ms, keep_expired=keep_expired)
