@@ -1,0 +1,385 @@
+"""The sans-I/O RDB pull parser: `feed()` bytes, `next_event()` records.
+
+Each call parses one whole record out of an immutable `bytes` buffer with
+`struct.unpack_from`. If the buffer ends inside the record, parsing rewinds to the
+record start and returns `NEED_DATA`, remembering how far the buffer must reach before
+a retry can succeed, so feeding tiny chunks does not re-parse on every byte. The parser
+owns the absolute offset and the running CRC-64 over consumed bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ._crc import crc64
+from ._values import (
+    VALKEY_VALUE_READERS, VALUE_READERS, Bad, NeedMore, read_len, read_string, walk_module_ops,
+)
+from .constants import (
+    CHECK_RDB_TYPE_NAMES, MAGIC_REDIS, MAGIC_VALKEY, RDB_VERSION_CHECKSUM, RDB_VERSION_MAX,
+    RDB_VERSION_MIN, VALKEY_RDB_VERSION_MAX, VALKEY_RDB_VERSION_MIN, ModuleOpcode, Opcode, RdbType,
+)
+from .errors import ChecksumError, CorruptError, FormatError, TruncatedError, UnsupportedError
+from .records import (
+    Aux, End, Function, Header, KeyRecord, ModuleAux, ResizeDb, SelectDb, SlotInfo,
+)
+
+__all__ = ["RdbParser", "NEED_DATA", "DONE", "type_name"]
+
+
+class _Sentinel:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+NEED_DATA = _Sentinel("NEED_DATA")
+DONE = _Sentinel("DONE")
+
+_I32 = struct.Struct("<i")
+_I64 = struct.Struct("<q")
+_U64 = struct.Struct("<Q")
+
+#: Compact the consumed prefix once it is at least this big.
+_COMPACT_AT = 1 << 16
+
+_OP_EOF = Opcode.EOF
+_OP_SELECTDB = Opcode.SELECTDB
+_OP_EXPIRETIME = Opcode.EXPIRETIME
+_OP_EXPIRETIME_MS = Opcode.EXPIRETIME_MS
+_OP_RESIZEDB = Opcode.RESIZEDB
+_OP_AUX = Opcode.AUX
+_OP_FREQ = Opcode.FREQ
+_OP_IDLE = Opcode.IDLE
+_OP_MODULE_AUX = Opcode.MODULE_AUX
+_OP_FUNCTION_PRE_GA = Opcode.FUNCTION_PRE_GA
+_OP_FUNCTION2 = Opcode.FUNCTION2
+_OP_SLOT_INFO = Opcode.SLOT_INFO
+_OP_KEY_META = Opcode.KEY_META
+
+_RDB_TYPES = {int(t): t for t in RdbType}
+
+
+def type_name(rtype: int | None) -> str | None:
+    """The name redis-check-rdb prints for a type byte (`unknown` past 18)."""
+    if rtype is None:
+        return None
+    if 0 <= rtype < len(CHECK_RDB_TYPE_NAMES) and CHECK_RDB_TYPE_NAMES[rtype]:
+        return CHECK_RDB_TYPE_NAMES[rtype]
+    return "unknown"
+
+
+class RdbParser:
+    """Pull parser over fed bytes; see the module docstring."""
+
+    def __init__(self, *, verify_checksum: bool = True, path: str | None = None,
+                 size_hint: int | None = None) -> None:
+        self.verify_checksum = verify_checksum
+        self.path = path
+        self.size_hint = size_hint
+        self.version: int | None = None
+        self.magic: bytes | None = None
+        self.db = 0
+        self._d = b""          # current buffer
+        self._p = 0            # index of the next unread byte in _d
+        self._base = 0         # absolute offset of _d[0]
+        self._pending: list[bytes] = []
+        self._pending_len = 0
+        self._eof = False
+        self._need = 0         # absolute offset the buffer must reach before a retry
+        self._crc = 0
+        self._crc_at = 0       # index in _d up to which the CRC has been computed
+        self._done = False
+        self._readers = VALUE_READERS
+        self._phase = "start"
+        self._key: bytes | None = None
+        self._type: int | None = None
+
+    # ------------------------------------------------------------------ input side
+    @property
+    def offset(self) -> int:
+        """Absolute offset of the next unread byte."""
+        return self._base + self._p
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet consumed by a complete record."""
+        return len(self._d) - self._p + self._pending_len
+
+    def feed(self, data) -> None:
+        if self._eof:
+            raise RuntimeError("feed() after feed_eof()")
+        if data:
+            self._pending.append(bytes(data))
+            self._pending_len += len(data)
+
+    def feed_eof(self) -> None:
+        self._eof = True
+
+    def _absorb(self) -> None:
+        """Join pending chunks into the buffer, dropping the consumed prefix."""
+        d, p = self._d, self._p
+        if self._crc_at < p:
+            self._crc = crc64(memoryview(d)[self._crc_at:p], self._crc)
+        self._pending.insert(0, d[p:] if p else d)
+        self._d = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_len = 0
+        self._base += p
+        self._p = 0
+        self._crc_at = 0
+
+    # ------------------------------------------------------------------ events
+    def next_event(self):
+        """The next record, `NEED_DATA`, or `DONE`; raises `FormatError` subclasses."""
+        if self._done:
+            return DONE
+        if self._pending:
+            if not self._eof and self._base + len(self._d) + self._pending_len < self._need:
+                return NEED_DATA
+            self._absorb()
+        elif self._p >= _COMPACT_AT and self._p * 2 >= len(self._d):
+            self._absorb()
+        start = self._p
+        try:
+            if self.version is None:
+                return self._parse_header()
+            return self._parse_record()
+        except NeedMore as e:
+            self._p = start
+            if self._eof:
+                raise self._truncated(e.at, start) from None
+            self._need = self._base + e.at
+            return NEED_DATA
+        except Bad as e:
+            self._p = start
+            raise self._error(e.cls, e.reason, e.at) from None
+        except FormatError as e:
+            self._p = start
+            raise e.located(path=self.path, phase=self._phase, key=self._key,
+                            type=type_name(self._type), db=None)
+        except (struct.error, IndexError, ValueError, OverflowError, UnicodeDecodeError,
+                TypeError, KeyError) as e:
+            self._p = start
+            raise self._error(CorruptError, f"malformed input ({e.__class__.__name__}: {e})",
+                              start) from e
+
+    def __iter__(self):
+        """Records until `DONE`; only valid once all input (and EOF) has been fed."""
+        while True:
+            ev = self.next_event()
+            if ev is DONE:
+                return
+            if ev is NEED_DATA:
+                self._eof = True
+                continue
+            yield ev
+
+    def _error(self, cls, reason, at):
+        return cls(reason, self._base + at, phase=self._phase, key=self._key,
+                   type=type_name(self._type), path=self.path)
+
+    def _truncated(self, at, start):
+        have = self._base + len(self._d)
+        return TruncatedError("Unexpected EOF reading RDB file", have, valid_up_to=self._base + start, phase=self._phase,
+                              key=self._key, type=type_name(self._type), path=self.path)
+
+    # ------------------------------------------------------------------ header
+    def _parse_header(self):
+        d = self._d
+        self._phase = "start"
+        if len(d) < 9:
+            # A wrong signature is visible before all 9 bytes arrive.
+            head = d[:6]
+            if not (MAGIC_REDIS.startswith(head[:5]) or MAGIC_VALKEY.startswith(head)):
+                raise Bad("Wrong signature trying to load DB from file", 9)
+            raise NeedMore(9)
+        magic = d[:9]
+        if magic[:5] == MAGIC_REDIS:
+            kind, digits, lo, hi = MAGIC_REDIS, magic[5:9], RDB_VERSION_MIN, RDB_VERSION_MAX
+        elif magic[:6] == MAGIC_VALKEY:
+            kind, digits, lo, hi = MAGIC_VALKEY, magic[6:9], VALKEY_RDB_VERSION_MIN, VALKEY_RDB_VERSION_MAX
+        else:
+            raise Bad("Wrong signature trying to load DB from file", 9)
+        version = int(digits) if digits.isdigit() else 0
+        if not lo <= version <= hi:
+            cls = UnsupportedError if version > hi else CorruptError
+            raise Bad(f"Can't handle RDB format version {digits.decode('latin-1')!r}"
+                      if version == 0 else f"Can't handle RDB format version {version}", 9, cls)
+        self.version = version
+        self.magic = kind
+        if kind == MAGIC_VALKEY:
+            self._readers = VALKEY_VALUE_READERS
+        self._p = 9
+        self._phase = "read-type"
+        return Header(version, kind, self._base, self._base + 9)
+
+    # ------------------------------------------------------------------ records
+    def _parse_record(self):
+        d = self._d
+        p = start = self._p
+        if p >= len(d):
+            self._phase = "read-type"
+            raise NeedMore(p + 1)
+        t = d[p]
+        if t < 0xF0 or (t == _OP_KEY_META and self.magic == MAGIC_REDIS) or \
+                t == _OP_IDLE or t == _OP_FREQ or t == _OP_EXPIRETIME_MS or t == _OP_EXPIRETIME:
+            return self._parse_key(d, p)
+        base = self._base
+        p += 1
+        if t == _OP_AUX:
+            self._phase = "read-aux"
+            k, p = read_string(d, p)
+            v, p = read_string(d, p)
+            self._p = p
+            self._phase = "read-type"
+            return Aux(k, v, base + start, base + p)
+        if t == _OP_SELECTDB:
+            self._phase = "read-len"
+            db, p = read_len(d, p)
+            self._p = p
+            self.db = db
+            self._phase = "read-type"
+            return SelectDb(db, base + start, base + p)
+        if t == _OP_RESIZEDB:
+            self._phase = "read-len"
+            n, p = read_len(d, p)
+            m, p = read_len(d, p)
+            self._p = p
+            self._phase = "read-type"
+            return ResizeDb(n, m, base + start, base + p)
+        if t == _OP_EOF:
+            return self._parse_end(d, p, start)
+        if t == _OP_FUNCTION2:
+            self._phase = "read-functions"
+            code, p = read_string(d, p)
+            self._p = p
+            self._phase = "read-type"
+            return Function(code, base + start, base + p)
+        if t == _OP_FUNCTION_PRE_GA:
+            self._phase = "read-functions"
+            name, p = read_string(d, p)
+            engine, p = read_string(d, p)
+            has_desc, p = read_len(d, p)
+            if has_desc:
+                _desc, p = read_string(d, p)
+            code, p = read_string(d, p)
+            self._p = p
+            self._phase = "read-type"
+            return Function(b"#!%s name=%s\n%s" % (engine, name, code), base + start, base + p)
+        if t == _OP_MODULE_AUX:
+            self._phase = "read-module-aux"
+            mid, p = read_len(d, p)
+            at = p
+            op, p = read_len(d, p)
+            if op != ModuleOpcode.UINT:
+                raise Bad(f"module aux 'when' has opcode {op}, expected {int(ModuleOpcode.UINT)}", at)
+            when, p = read_len(d, p)
+            body = p
+            p = walk_module_ops(d, p)
+            self._p = p
+            self._phase = "read-type"
+            return ModuleAux(mid, when, d[body:p], base + start, base + p)
+        if t == _OP_SLOT_INFO:
+            self._phase = "read-len"
+            slot, p = read_len(d, p)
+            size, p = read_len(d, p)
+            esize, p = read_len(d, p)
+            self._p = p
+            self._phase = "read-type"
+            return SlotInfo(slot, size, esize, base + start, base + p)
+        self._phase = "read-type"
+        self._key = None
+        self._type = None
+        raise Bad(f"Invalid object type: {t}", start)
+
+    def _parse_key(self, d, p):
+        """Prefix opcodes (expire, idle, freq, key metadata), type, key, value."""
+        start = p
+        expire = idle = freq = None
+        self._key = None
+        t = d[p]
+        while t >= 0xF0:
+            if t == _OP_EXPIRETIME_MS:
+                self._phase = "read-expire"
+                if p + 9 > len(d):
+                    raise NeedMore(p + 9)
+                expire = _I64.unpack_from(d, p + 1)[0]
+                p += 9
+            elif t == _OP_EXPIRETIME:
+                self._phase = "read-expire"
+                if p + 5 > len(d):
+                    raise NeedMore(p + 5)
+                expire = _I32.unpack_from(d, p + 1)[0] * 1000
+                p += 5
+            elif t == _OP_IDLE:
+                self._phase = "read-len"
+                idle, p = read_len(d, p + 1)
+            elif t == _OP_FREQ:
+                self._phase = "read-len"
+                if p + 2 > len(d):
+                    raise NeedMore(p + 2)
+                freq = d[p + 1]
+                p += 2
+            elif t == _OP_KEY_META:
+                self._phase = "read-len"
+                p = self._skip_key_meta(d, p + 1)
+            else:
+                self._phase = "read-type"
+                raise Bad(f"opcode {t} follows a key's expire/idle/freq prefix", p)
+            if p >= len(d):
+                self._phase = "read-type"
+                raise NeedMore(p + 1)
+            t = d[p]
+        self._type = t
+        self._phase = "read-key"
+        reader = self._readers.get(t)
+        if reader is None:
+            self._phase = "read-type"
+            raise Bad(f"Unknown RDB encoding type {t}" if t < 0xF0 else f"Invalid object type: {t}", p)
+        key, p = read_string(d, p + 1)
+        self._key = key
+        self._phase = "read-object-value"
+        if t == 0:
+            value, p = read_string(d, p)
+            fexp = None
+        else:
+            value, fexp, p = reader(d, p, self)
+        self._p = p
+        self._phase = "read-type"
+        base = self._base
+        return KeyRecord(self.db, key, _RDB_TYPES[t], value, expire, idle, freq, fexp,
+                         base + start, base + p)
+
+    def _skip_key_meta(self, d, p):
+        """Redis 8.6 key metadata: class count, then per class a 4-byte spec and module data."""
+        n, p = read_len(d, p)
+        for _ in range(n):
+            p += 4
+            if p > len(d):
+                raise NeedMore(p)
+            p = walk_module_ops(d, p)
+        return p
+
+    def _parse_end(self, d, p, start):
+        base = self._base
+        self._phase = "check-sum"
+        if self.version >= RDB_VERSION_CHECKSUM or self.magic == MAGIC_VALKEY:
+            if p + 8 > len(d):
+                raise NeedMore(p + 8)
+            computed = crc64(memoryview(d)[self._crc_at:p], self._crc)
+            stored = _U64.unpack_from(d, p)[0]
+            p += 8
+            if self.verify_checksum and stored and stored != computed:
+                raise ChecksumError(stored, computed, base + p, phase="check-sum", path=self.path)
+            end = End(stored, computed, base + start, base + p)
+        else:
+            end = End(None, None, base + start, base + p)
+        self._p = p
+        self._crc_at = p
+        self._done = True
+        return end

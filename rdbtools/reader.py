@@ -1,0 +1,126 @@
+"""Blocking conveniences over `RdbParser`: iterate a file's records, load a Dataset,
+decode one DUMP-style value body.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from typing import Iterator
+
+from . import fileio
+from ._values import VALKEY_VALUE_READERS, VALUE_READERS, Bad, NeedMore
+from .errors import CorruptError, FormatError
+from .parser import DONE, NEED_DATA, RdbParser, type_name
+from .records import Aux, Dataset, End, Function, Header, KeyRecord, ModuleAux
+
+__all__ = ["iter_records", "load", "decode_value"]
+
+
+def _chunks(source, chunk_size: int, parser: RdbParser):
+    """Yield input pieces; each read asks for at least as much as is already buffered,
+    so one huge value is re-parsed O(log n) times, not once per chunk."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        yield bytes(source)
+        return
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            f = fileio.open_input(source)
+        except OSError:
+            raise
+        close = str(source) != "-"
+    else:
+        f, close = source, False
+    try:
+        while True:
+            data = f.read(max(chunk_size, parser.buffered))
+            if not data:
+                return
+            yield data
+    finally:
+        if close:
+            f.close()
+
+
+def iter_records(source, *, verify_checksum: bool = True,
+                 chunk_size: int = fileio.CHUNK_SIZE) -> Iterator:
+    """Records of an RDB from a path, `-`, bytes, or a binary file object."""
+    path = None
+    if isinstance(source, (str, os.PathLike)):
+        path = str(source)
+    size_hint = None
+    parser = RdbParser(verify_checksum=verify_checksum, path=path, size_hint=size_hint)
+    chunks = _chunks(source, chunk_size, parser)
+    next_event = parser.next_event
+    while True:
+        ev = next_event()
+        if ev is NEED_DATA:
+            data = next(chunks, None)
+            if data is None:
+                parser.feed_eof()
+            else:
+                parser.feed(data)
+            continue
+        if ev is DONE:
+            return
+        yield ev
+
+
+def load(source, **kw) -> Dataset:
+    """A whole (small) file in memory."""
+    ds = Dataset()
+    for rec in iter_records(source, **kw):
+        cls = rec.__class__
+        if cls is KeyRecord:
+            ds.keys.append(rec)
+        elif cls is Aux:
+            ds.aux.append(rec)
+        elif cls is Function:
+            ds.functions.append(rec)
+        elif cls is ModuleAux:
+            ds.module_aux.append(rec)
+        elif cls is Header:
+            ds.version = rec.version
+        elif cls is End:
+            ds.checksum = rec.checksum
+    return ds
+
+
+def decode_value(rtype: int, data, *, offset_base: int = 0, key: bytes | None = None,
+                 valkey: bool = False):
+    """Decode one value body (the bytes after the key in an RDB, as in a DUMP payload).
+
+    Returns `(value, field_expires)`; the body must be complete (trailing bytes are
+    the caller's business: use the returned value only when the payload is exact).
+    """
+    value, fexp, _end = decode_value_at(rtype, data, offset_base=offset_base, key=key,
+                                        valkey=valkey)
+    return value, fexp
+
+
+def decode_value_at(rtype: int, data, *, offset_base: int = 0, key: bytes | None = None,
+                    valkey: bool = False):
+    """Like `decode_value`, also returning the index just past the body."""
+    d = bytes(data)
+    readers = VALKEY_VALUE_READERS if valkey else VALUE_READERS
+    reader = readers.get(rtype)
+    tname = type_name(rtype)
+    if reader is None:
+        raise CorruptError(f"Unknown RDB encoding type {rtype}", offset_base,
+                           phase="read-object-value", key=key, type=tname)
+    try:
+        value, fexp, p = reader(d, 0, None)
+    except NeedMore:
+        raise CorruptError("value body ends early", offset_base + len(d),
+                           phase="read-object-value", key=key, type=tname) from None
+    except Bad as e:
+        raise e.cls(e.reason, offset_base + e.at, phase="read-object-value", key=key,
+                    type=tname) from None
+    except FormatError as e:
+        raise e.located(phase="read-object-value", key=key, type=tname)
+    except (struct.error, IndexError, ValueError, OverflowError, UnicodeDecodeError,
+            TypeError, KeyError) as e:
+        raise CorruptError(f"malformed value ({e.__class__.__name__}: {e})", offset_base,
+                           phase="read-object-value", key=key, type=tname) from e
+    return value, fexp, p
