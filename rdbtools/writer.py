@@ -1,0 +1,638 @@
+"""RDB writer: values encoded the way Redis itself would save them, versions 6 to 12.
+
+`RdbWriter` is a pure encoder (each method returns bytes and advances the running
+CRC-64); `write_rdb` adds durability (temp file, fsync, rename) and the downgrade
+policy: data the target version cannot hold is refused with `LossyConversion` naming
+every affected key, or dropped and listed in the returned `WriteReport` when
+`lossy=True`.
+
+Encoding choices follow Redis's defaults (`hash-max-listpack-entries 512` and friends,
+`list-max-listpack-size -2`, `stream-node-max-bytes 4096`), so a value built by plain
+appends (RPUSH, HSET, XADD ...) encodes to the same bytes Redis would DUMP.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from . import constants as C
+from ._crc import crc64
+from ._downgrade import LossyConversion, Loss, check_key, strip_key
+from ._lzf import compress as lzf_compress
+from .build import (ListpackBuilder, ZiplistBuilder, build_intset, build_listpack,
+                    build_ziplist, canonical_int)
+from .constants import Kind, Opcode, RdbType
+from .errors import UnsupportedError
+from .records import (Dataset, Function, KeyRecord, ModuleAux, ModuleValue, ResizeDb,
+                      SelectDb, Stream)
+
+__all__ = ["RdbWriter", "encode_value", "write_rdb", "WriteReport", "LossyConversion",
+           "Loss", "encode_len", "encode_string", "WRITE_VERSION_MIN", "WRITE_VERSION_MAX", "REDIS_VER_FOR"]
+
+WRITE_VERSION_MIN = 6
+WRITE_VERSION_MAX = 12
+#: What `redis-ver` says: the first Redis release that writes each RDB version.
+REDIS_VER_FOR = {7: "3.2.0", 8: "4.0.0", 9: "5.0.0", 10: "7.0.0", 11: "7.2.0", 12: "7.4.0"}
+RDBKIT_VER = "0.1.0"
+
+#: Redis 2.6-3.0 kept small lists as one ziplist (`list-max-ziplist-*` defaults).
+V6_LIST_MAX_ZIPLIST_ENTRIES = 512
+V6_LIST_MAX_ZIPLIST_VALUE = 64
+#: A quicklist node's byte estimate adds this per pushed element (7.0).
+QUICKLIST_SIZE_OVERHEAD = 8
+QUICKLIST_NODE_LIMIT = C.QUICKLIST_SIZE_LIMITS[C.LIST_MAX_LISTPACK_SIZE]
+#: Largest 32-bit length; longer lengths need the 0x81 form, which RDB < 8 lacks.
+_LEN32_MAX = 0xFFFFFFFF
+#: d2string()/rdbSaveDoubleValue() print integral doubles in this range as integers.
+_DOUBLE2LL_LIMIT = float(1 << 62)          # Redis >= 7.0 (double2ll)
+_OLD_INT_DOUBLE_LIMIT = float(1 << 52)     # Redis <= 6.2
+_INT64 = 1 << 64
+
+
+def _check_version(version: int) -> int:
+    if not isinstance(version, int) or not WRITE_VERSION_MIN <= version <= WRITE_VERSION_MAX:
+        raise UnsupportedError(
+            f"cannot write RDB version {version!r}: rdbkit writes "
+            f"{WRITE_VERSION_MIN}-{WRITE_VERSION_MAX}")
+    return version
+
+
+# ---------------------------------------------------------------------------------
+# Primitives
+
+def encode_len(n: int, version: int = 10) -> bytes:
+    """RDB length, the shortest form (`rdbSaveLen`)."""
+    if n < 0:
+        raise ValueError(f"negative RDB length {n}")
+    if n < 64:
+        return bytes((n,))
+    if n < 16384:
+        return bytes((0x40 | (n >> 8), n & 0xFF))
+    if n <= _LEN32_MAX:
+        return b"\x80" + C.U32_BE.pack(n)
+    if version < 8:
+        raise UnsupportedError(f"length {n} needs 64-bit lengths, which RDB {version} lacks")
+    if n >= _INT64:
+        raise ValueError(f"RDB length {n} exceeds 64 bits")
+    return b"\x81" + C.U64_BE.pack(n)
+
+
+def _int_string(v: int) -> bytes | None:
+    if -128 <= v <= 127:
+        return b"\xc0" + C.I8.pack(v)
+    if -32768 <= v <= 32767:
+        return b"\xc1" + C.I16.pack(v)
+    if -2147483648 <= v <= 2147483647:
+        return b"\xc2" + C.I32.pack(v)
+    return None
+
+
+def encode_string(data: bytes, compress: bool = True, version: int = 10) -> bytes:
+    """An RDB string exactly as `rdbSaveRawString` picks: int form, LZF, or raw."""
+    n = len(data)
+    if n <= 11:
+        v = canonical_int(data)
+        if v is not None:
+            enc = _int_string(v)
+            if enc is not None:
+                return enc
+    if compress and n > 20:
+        packed = lzf_compress(data)
+        if packed is not None:
+            return b"\xc3" + encode_len(len(packed), version) + encode_len(n, version) + packed
+    return encode_len(n, version) + bytes(data)
+
+
+def _ms(t: int) -> bytes:
+    return C.I64.pack(t)
+
+
+def _stream_id_raw(sid) -> bytes:
+    return C.STREAM_ID.pack(sid[0], sid[1])
+
+
+def _signed64(v: int) -> int:
+    v &= _INT64 - 1
+    return v - _INT64 if v >= 1 << 63 else v
+
+
+def _double_text(score: float, new_rules: bool) -> bytes:
+    """How Redis prints a score into a listpack/ziplist or a type-3 zset."""
+    if math.isnan(score):
+        return b"nan"
+    if math.isinf(score):
+        return b"inf" if score > 0 else b"-inf"
+    if new_rules:
+        if -_DOUBLE2LL_LIMIT <= score <= _DOUBLE2LL_LIMIT and score == int(score):
+            return b"%d" % int(score)
+    else:
+        if score == 0:
+            return b"-0" if math.copysign(1.0, score) < 0 else b"0"
+        if -_OLD_INT_DOUBLE_LIMIT < score < _OLD_INT_DOUBLE_LIMIT and score == int(score):
+            return b"%d" % int(score)
+    return (b"%.17g" % score)
+
+
+def _string_double(score: float) -> bytes:
+    """Type-3 score: length-prefixed text with 253/254/255 for nan/+inf/-inf."""
+    if math.isnan(score):
+        return bytes((C.DOUBLE_NAN,))
+    if math.isinf(score):
+        return bytes((C.DOUBLE_POS_INF if score > 0 else C.DOUBLE_NEG_INF,))
+    if -_OLD_INT_DOUBLE_LIMIT < score < _OLD_INT_DOUBLE_LIMIT and score == int(score):
+        text = b"%d" % int(score)
+    else:
+        text = b"%.17g" % score
+    return bytes((len(text),)) + text
+
+
+# ---------------------------------------------------------------------------------
+# Values
+
+def _small(items, max_entries: int, max_value: int) -> bool:
+    if len(items) > max_entries:
+        return False
+    return all(len(x) <= max_value for x in items)
+
+
+def _encode_list(value: Sequence[bytes], version: int, compress: bool):
+    if version >= 10:
+        nodes: list[bytes] = []
+        lp: ListpackBuilder | None = None
+        for item in value:
+            sz = len(item)
+            if sz >= C.QUICKLIST_PACKED_THRESHOLD:
+                if lp is not None:
+                    nodes.append(encode_len(C.QuicklistContainer.PACKED)
+                                 + encode_string(lp.to_bytes(), compress, version))
+                    lp = None
+                nodes.append(encode_len(C.QuicklistContainer.PLAIN)
+                             + encode_string(item, compress, version))
+                continue
+            if lp is not None and lp.nbytes + sz + QUICKLIST_SIZE_OVERHEAD > QUICKLIST_NODE_LIMIT:
+                nodes.append(encode_len(C.QuicklistContainer.PACKED)
+                             + encode_string(lp.to_bytes(), compress, version))
+                lp = None
+            if lp is None:
+                lp = ListpackBuilder()
+            lp.append(item)
+        if lp is not None:
+            nodes.append(encode_len(C.QuicklistContainer.PACKED)
+                         + encode_string(lp.to_bytes(), compress, version))
+        return RdbType.LIST_QUICKLIST_2, encode_len(len(nodes), version) + b"".join(nodes)
+    if version >= 7:
+        nodes = []
+        zl: ZiplistBuilder | None = None
+        for item in value:
+            sz = len(item)
+            overhead = (1 if sz < 254 else 5) + (1 if sz < 64 else 2 if sz < 16384 else 5)
+            if zl is not None and zl.nbytes + sz + overhead > QUICKLIST_NODE_LIMIT:
+                nodes.append(encode_string(zl.to_bytes(), compress, version))
+                zl = None
+            if zl is None:
+                zl = ZiplistBuilder()
+            zl.append(item)
+        if zl is not None:
+            nodes.append(encode_string(zl.to_bytes(), compress, version))
+        return RdbType.LIST_QUICKLIST, encode_len(len(nodes), version) + b"".join(nodes)
+    if _small(value, V6_LIST_MAX_ZIPLIST_ENTRIES, V6_LIST_MAX_ZIPLIST_VALUE):
+        return RdbType.LIST_ZIPLIST, encode_string(build_ziplist(value), compress, version)
+    return RdbType.LIST, _plain_strings(value, compress, version)
+
+
+def _plain_strings(items, compress: bool, version: int) -> bytes:
+    return encode_len(len(items), version) + b"".join(
+        encode_string(x, compress, version) for x in items)
+
+
+def _encode_set(value: Sequence[bytes], version: int, compress: bool):
+    if value and len(value) <= C.SET_MAX_INTSET_ENTRIES:
+        ints = [canonical_int(m) for m in value]
+        if None not in ints:
+            return RdbType.SET_INTSET, encode_string(build_intset(ints), compress, version)
+    if value and version >= 11 and _small(value, C.SET_MAX_LISTPACK_ENTRIES,
+                                          C.SET_MAX_LISTPACK_VALUE):
+        return RdbType.SET_LISTPACK, encode_string(build_listpack(value), compress, version)
+    return RdbType.SET, _plain_strings(value, compress, version)
+
+
+def _encode_zset(value: Sequence[tuple[bytes, float]], version: int, compress: bool):
+    members = [m for m, _ in value]
+    if value and _small(members, C.ZSET_MAX_LISTPACK_ENTRIES, C.ZSET_MAX_LISTPACK_VALUE):
+        ordered = sorted(value, key=lambda ms: (ms[1], ms[0]))
+        if version >= 10:
+            items: list = []
+            for m, s in ordered:
+                items.append(m)
+                items.append(_double_text(s, True))
+            return RdbType.ZSET_LISTPACK, encode_string(build_listpack(items), compress, version)
+        items = []
+        for m, s in ordered:
+            items.append(m)
+            items.append(_double_text(s, False))
+        return RdbType.ZSET_ZIPLIST, encode_string(build_ziplist(items), compress, version)
+    ordered = sorted(value, key=lambda ms: (ms[1], ms[0]), reverse=True)
+    out = [encode_len(len(ordered), version)]
+    if version >= 8:
+        for m, s in ordered:
+            out.append(encode_string(m, compress, version))
+            out.append(C.F64.pack(s))
+        return RdbType.ZSET_2, b"".join(out)
+    for m, s in ordered:
+        out.append(encode_string(m, compress, version))
+        out.append(_string_double(s))
+    return RdbType.ZSET, b"".join(out)
+
+
+def _hash_is_small(value) -> bool:
+    if len(value) > C.HASH_MAX_LISTPACK_ENTRIES:
+        return False
+    limit = C.HASH_MAX_LISTPACK_VALUE
+    return all(len(f) <= limit and len(v) <= limit for f, v in value)
+
+
+def _encode_hash(value, version: int, compress: bool, field_expires):
+    small = bool(value) and _hash_is_small(value)
+    if field_expires and version >= 12:
+        live = {f: t for f, t in field_expires.items() if t is not None}
+        if live:
+            return _encode_hash_ttl(value, live, small, compress, version)
+    if small:
+        flat = [x for pair in value for x in pair]
+        if version >= 10:
+            return RdbType.HASH_LISTPACK, encode_string(build_listpack(flat), compress, version)
+        return RdbType.HASH_ZIPLIST, encode_string(build_ziplist(flat), compress, version)
+    out = [encode_len(len(value), version)]
+    for f, v in value:
+        out.append(encode_string(f, compress, version))
+        out.append(encode_string(v, compress, version))
+    return RdbType.HASH, b"".join(out)
+
+
+def _encode_hash_ttl(value, ttls: dict, small: bool, compress: bool, version: int):
+    for t in ttls.values():
+        if not 0 <= t <= C.HFE_EXPIRE_TIME_MAX:
+            raise UnsupportedError(f"hash field expire time {t} is outside 0..2**48-1")
+    min_expire = min((ttls[f] for f, _ in value if f in ttls), default=0)
+    if small:
+        with_ttl = sorted((p for p in value if p[0] in ttls), key=lambda p: ttls[p[0]])
+        items: list = []
+        for f, v in with_ttl:
+            items += (f, v, ttls[f])
+        for f, v in value:
+            if f not in ttls:
+                items += (f, v, 0)
+        return RdbType.HASH_LISTPACK_EX, _ms(min_expire) + encode_string(
+            build_listpack(items), compress, version)
+    out = [_ms(min_expire), encode_len(len(value), version)]
+    for f, v in value:
+        t = ttls.get(f)
+        out.append(encode_len(0 if t is None else t - min_expire + 1, version))
+        out.append(encode_string(f, compress, version))
+        out.append(encode_string(v, compress, version))
+    return RdbType.HASH_METADATA, b"".join(out)
+
+
+def _stream_nodes(entries) -> list[tuple[tuple[int, int], bytes]]:
+    """Node listpacks as successive `streamAppendItem` calls would leave them."""
+    nodes: list[tuple[tuple[int, int], bytes]] = []
+    lp: ListpackBuilder | None = None
+    master = (0, 0)
+    master_fields: tuple = ()
+    count = 0
+    for entry in entries:
+        fields = entry.fields
+        if lp is not None:
+            total = sum(len(f) + len(v) for f, v in fields)
+            if lp.nbytes + total >= C.STREAM_NODE_MAX_BYTES or count >= C.STREAM_NODE_MAX_ENTRIES:
+                nodes.append((master, lp.to_bytes()))
+                lp = None
+        names = tuple(f for f, _ in fields)
+        if lp is None:
+            lp = ListpackBuilder()
+            master, master_fields, count = entry.id, names, 1
+            lp.append(1)
+            lp.append(0)
+            lp.append(len(names))
+            for name in names:
+                lp.append(name)
+            lp.append(0)
+            same = True
+        else:
+            count += 1
+            lp.replace(0, count)
+            same = names == master_fields
+        flags = C.STREAM_ITEM_FLAG_SAMEFIELDS if same else C.STREAM_ITEM_FLAG_NONE
+        lp.append(flags)
+        lp.append(_signed64(entry.id[0] - master[0]))
+        lp.append(_signed64(entry.id[1] - master[1]))
+        if not same:
+            lp.append(len(fields))
+        for f, v in fields:
+            if not same:
+                lp.append(f)
+            lp.append(v)
+        lp.append(len(fields) + 3 if same else 2 * len(fields) + 4)
+    if lp is not None:
+        nodes.append((master, lp.to_bytes()))
+    return nodes
+
+
+def _encode_stream(s: Stream, version: int, compress: bool):
+    if version < 9:
+        raise LossyConversion([Loss(None, None, f"streams need RDB 9 (target {version})")])
+    rtype = (RdbType.STREAM_LISTPACKS_3 if version >= 11 else
+             RdbType.STREAM_LISTPACKS_2 if version >= 10 else RdbType.STREAM_LISTPACKS)
+    L = lambda n: encode_len(n, version)  # noqa: E731
+    out = []
+    nodes = _stream_nodes(s.entries)
+    out.append(L(len(nodes)))
+    for key, lp in nodes:
+        out.append(encode_string(_stream_id_raw(key), compress, version))
+        out.append(encode_string(lp, compress, version))
+    out.append(L(len(s.entries)))
+    out.append(L(s.last_id[0]) + L(s.last_id[1]))
+    if rtype >= RdbType.STREAM_LISTPACKS_2:
+        out.append(L(s.first_id[0]) + L(s.first_id[1]))
+        out.append(L(s.max_deleted_id[0]) + L(s.max_deleted_id[1]))
+        out.append(L(s.entries_added))
+    groups = sorted(s.groups, key=lambda g: g.name)
+    out.append(L(len(groups)))
+    for g in groups:
+        out.append(encode_string(g.name, compress, version))
+        out.append(L(g.last_id[0]) + L(g.last_id[1]))
+        if rtype >= RdbType.STREAM_LISTPACKS_2:
+            out.append(L(g.entries_read & (_INT64 - 1)))
+        pel = sorted(g.pending, key=lambda p: p.id)
+        out.append(L(len(pel)))
+        for p in pel:
+            out.append(_stream_id_raw(p.id) + _ms(p.delivery_time) + L(p.delivery_count))
+        consumers = sorted(g.consumers, key=lambda c: c.name)
+        out.append(L(len(consumers)))
+        for c in consumers:
+            out.append(encode_string(c.name, compress, version))
+            out.append(_ms(c.seen_time))
+            if rtype >= RdbType.STREAM_LISTPACKS_3:
+                out.append(_ms(c.active_time))
+            ids = sorted(c.pending)
+            out.append(L(len(ids)))
+            out.append(b"".join(_stream_id_raw(i) for i in ids))
+    return rtype, b"".join(out)
+
+
+def encode_value(kind: Kind, value, *, version: int = C.RDB_VERSION_DEFAULT_WRITE,
+                 compress: bool = True, field_expires=None) -> tuple[RdbType, bytes]:
+    """The type byte and value body Redis would save for `value` in RDB `version`."""
+    version = _check_version(version)
+    kind = Kind(kind)
+    if kind is Kind.STRING:
+        return RdbType.STRING, encode_string(value, compress, version)
+    if kind is Kind.LIST:
+        return _encode_list(value, version, compress)
+    if kind is Kind.SET:
+        return _encode_set(value, version, compress)
+    if kind is Kind.ZSET:
+        return _encode_zset(value, version, compress)
+    if kind is Kind.HASH:
+        if field_expires and version < 12 and any(t is not None for t in field_expires.values()):
+            raise LossyConversion([Loss(None, None, f"hash field TTLs need RDB 12 (target {version})")])
+        return _encode_hash(value, version, compress, field_expires)
+    if kind is Kind.STREAM:
+        return _encode_stream(value, version, compress)
+    if kind is Kind.MODULE:
+        if version < 8:
+            raise LossyConversion([Loss(None, None, f"module values need RDB 8 (target {version})")])
+        if not isinstance(value, ModuleValue):
+            raise TypeError("module values are written from ModuleValue.raw")
+        return RdbType.MODULE_2, encode_len(value.module_id, version) + bytes(value.raw)
+    raise TypeError(f"cannot encode kind {kind!r}")
+
+
+# ---------------------------------------------------------------------------------
+# Whole files
+
+class RdbWriter:
+    """Pure encoder for one RDB file: call in file order, concatenate what it returns."""
+
+    def __init__(self, version: int = C.RDB_VERSION_DEFAULT_WRITE, *, compress: bool = True,
+                 checksum: bool = True) -> None:
+        self.version = _check_version(version)
+        self.compress = compress
+        self.checksum = checksum
+        self.crc = 0
+        self.nbytes = 0
+
+    def _emit(self, data: bytes) -> bytes:
+        if self.checksum:
+            self.crc = crc64(data, self.crc)
+        self.nbytes += len(data)
+        return data
+
+    def _str(self, data: bytes) -> bytes:
+        return encode_string(data, self.compress, self.version)
+
+    def _len(self, n: int) -> bytes:
+        return encode_len(n, self.version)
+
+    def header(self) -> bytes:
+        return self._emit(b"REDIS%04d" % self.version)
+
+    def aux(self, key: bytes | str, value: bytes | str) -> bytes:
+        if self.version < 7:
+            raise UnsupportedError(f"AUX fields need RDB 7 (target {self.version})")
+        if isinstance(key, str):
+            key = key.encode()
+        if isinstance(value, str):
+            value = value.encode()
+        return self._emit(bytes((Opcode.AUX,)) + self._str(key) + self._str(value))
+
+    def default_aux(self, *, ctime: int | None = None, used_mem: int = 0) -> bytes:
+        """The AUX block a server of the target's era writes, plus `rdbkit-ver`."""
+        if self.version < 7:
+            return b""
+        ctime = int(time.time()) if ctime is None else ctime
+        parts = [self.aux("redis-ver", REDIS_VER_FOR[self.version]),
+                 self.aux("rdbkit-ver", RDBKIT_VER),
+                 self.aux("redis-bits", "64"),
+                 self.aux("ctime", str(ctime)),
+                 self.aux("used-mem", str(used_mem))]
+        if self.version >= 10:
+            parts.append(self.aux("aof-base", "0"))
+        elif self.version >= 8:
+            parts.append(self.aux("aof-preamble", "0"))
+        return b"".join(parts)
+
+    def select_db(self, db: int) -> bytes:
+        return self._emit(bytes((Opcode.SELECTDB,)) + self._len(db))
+
+    def resize_db(self, n: int, n_expires: int) -> bytes:
+        if self.version < 7:
+            return b""
+        return self._emit(bytes((Opcode.RESIZEDB,)) + self._len(n) + self._len(n_expires))
+
+    def function(self, code: bytes) -> bytes:
+        if self.version < 10:
+            raise LossyConversion([Loss(None, None, f"functions need RDB 10 (target {self.version})")])
+        return self._emit(bytes((Opcode.FUNCTION2,)) + self._str(code))
+
+    def module_aux(self, rec: ModuleAux) -> bytes:
+        if self.version < 9:
+            raise LossyConversion([Loss(None, None, f"module aux data needs RDB 9 (target {self.version})")])
+        return self._emit(bytes((Opcode.MODULE_AUX,)) + self._len(rec.module_id)
+                          + self._len(C.ModuleOpcode.UINT) + self._len(rec.when) + bytes(rec.raw))
+
+    def key(self, rec: KeyRecord) -> bytes:
+        try:
+            rtype, body = encode_value(rec.kind, rec.value, version=self.version,
+                                       compress=self.compress, field_expires=rec.field_expires)
+        except LossyConversion as e:
+            raise LossyConversion([Loss(rec.db, rec.key, x.what) for x in e.losses]) from None
+        except UnsupportedError as e:
+            raise e.located(key=rec.key, db=rec.db)
+        head = []
+        if rec.expire_ms is not None:
+            head.append(bytes((Opcode.EXPIRETIME_MS,)) + _ms(rec.expire_ms))
+        if self.version >= 9:
+            if rec.idle is not None:
+                head.append(bytes((Opcode.IDLE,)) + self._len(rec.idle))
+            if rec.freq is not None:
+                head.append(bytes((Opcode.FREQ, rec.freq & 0xFF)))
+        head.append(bytes((rtype,)) + self._str(rec.key))
+        return self._emit(b"".join(head) + body)
+
+    def end(self) -> bytes:
+        tail = self._emit(bytes((Opcode.EOF,)))
+        return tail + C.U64.pack(self.crc if self.checksum else 0)
+
+
+@dataclass
+class WriteReport:
+    """What `write_rdb` wrote, and what it had to drop (only with `lossy=True`)."""
+
+    version: int
+    keys: int = 0
+    functions: int = 0
+    bytes: int = 0
+    dropped: list[Loss] = field(default_factory=list)
+    #: Eviction hints (IDLE/FREQ) the target version cannot carry; not data.
+    dropped_eviction_hints: int = 0
+
+    @property
+    def lossless(self) -> bool:
+        return not self.dropped
+
+
+def _group_by_db(keys: Iterable[KeyRecord]):
+    by_db: dict[int, list[KeyRecord]] = {}
+    for rec in keys:
+        by_db.setdefault(rec.db, []).append(rec)
+    return [(db, by_db[db]) for db in sorted(by_db)]
+
+
+def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy: bool = False,
+              inputs=(), compress: bool = True, checksum: bool = True,
+              ctime: int | None = None) -> WriteReport:
+    """Write `source` (a Dataset or Records) as an RDB file at `path`, atomically.
+
+    Header, AUX and end records of the source are replaced by our own. A Dataset or a
+    sequence is grouped by database with exact RESIZEDB counts; a one-pass iterator is
+    written in its own order, RESIZEDB taken from the source's hints.
+    """
+    from .fileio import atomic_output
+
+    w = RdbWriter(version, compress=compress, checksum=checksum)
+    report = WriteReport(version=w.version)
+    losses: list[Loss] = []
+
+    if isinstance(source, Dataset):
+        prelude = [*source.module_aux, *source.functions]
+        groups = _group_by_db(source.keys)
+        stream = None
+    elif isinstance(source, Sequence):
+        prelude = [r for r in source if isinstance(r, (Function, ModuleAux))]
+        groups = _group_by_db(r for r in source if isinstance(r, KeyRecord))
+        stream = None
+    else:
+        prelude, groups, stream = [], [], iter(source)
+
+    def key_bytes(rec: KeyRecord) -> bytes:
+        problems = check_key(rec, w.version)
+        if problems:
+            losses.extend(problems)
+            if not lossy:
+                return b""
+            report.dropped.extend(problems)
+            rec = strip_key(rec, w.version)
+            if rec is None:
+                return b""
+        if w.version < 9 and (rec.idle is not None or rec.freq is not None):
+            report.dropped_eviction_hints += 1
+        report.keys += 1
+        return w.key(rec)
+
+    def other_bytes(rec) -> bytes:
+        if isinstance(rec, Function):
+            if w.version < 10:
+                loss = Loss(None, None, f"function library {rec.library_name!r} (needs RDB 10)")
+                losses.append(loss)
+                if lossy:
+                    report.dropped.append(loss)
+                return b""
+            report.functions += 1
+            return w.function(rec.code)
+        if isinstance(rec, ModuleAux):
+            if w.version < 9:
+                loss = Loss(None, None, f"module aux data of {rec.module_name} (needs RDB 9)")
+                losses.append(loss)
+                if lossy:
+                    report.dropped.append(loss)
+                return b""
+            return w.module_aux(rec)
+        return b""
+
+    with atomic_output(path, inputs=tuple(inputs), compress=False) as out:
+        out.write(w.header())
+        out.write(w.default_aux(ctime=ctime))
+        after = [r for r in prelude if isinstance(r, ModuleAux) and r.when == 2]
+        for rec in prelude:
+            if not (isinstance(rec, ModuleAux) and rec.when == 2):
+                out.write(other_bytes(rec))
+        for db, recs in groups:
+            out.write(w.select_db(db))
+            out.write(w.resize_db(len(recs), sum(r.expire_ms is not None for r in recs)))
+            for rec in recs:
+                out.write(key_bytes(rec))
+        if stream is not None:
+            current_db = None
+            hint: tuple[int, int, int] | None = None
+            pending_db: int | None = None
+            for rec in stream:
+                if isinstance(rec, KeyRecord):
+                    if rec.db != current_db:
+                        current_db = rec.db
+                        out.write(w.select_db(rec.db))
+                        if hint is not None and hint[0] == rec.db:
+                            out.write(w.resize_db(hint[1], hint[2]))
+                        else:
+                            out.write(w.resize_db(0, 0))
+                    out.write(key_bytes(rec))
+                elif isinstance(rec, SelectDb):
+                    pending_db = rec.db
+                elif isinstance(rec, ResizeDb):
+                    if pending_db is not None:
+                        hint = (pending_db, rec.db_size, rec.expires_size)
+                elif isinstance(rec, ModuleAux) and rec.when == 2:
+                    after.append(rec)
+                elif isinstance(rec, (Function, ModuleAux)):
+                    out.write(other_bytes(rec))
+        for rec in after:
+            out.write(other_bytes(rec))
+        if losses and not lossy:
+            raise LossyConversion(losses)
+        out.write(w.end())
+    report.bytes = w.nbytes + 8
+    return report
+
