@@ -52,19 +52,19 @@ def iter_records(source, *, verify_checksum: bool = True,
     size_hint = None
     parser = RdbParser(verify_checksum=verify_checksum, path=path, size_hint=size_hint)
     chunks = _chunks(source, chunk_size, parser)
-    next_event = parser.next_event
+    next_events = parser.next_events
     while True:
-        ev = next_event()
-        if ev is NEED_DATA:
-            data = next(chunks, None)
-            if data is None:
-                parser.feed_eof()
-            else:
-                parser.feed(data)
+        recs = next_events()
+        if recs:
+            yield from recs
             continue
-        if ev is DONE:
+        if parser.done:
             return
-        yield ev
+        data = next(chunks, None)
+        if data is None:
+            parser.feed_eof()
+        else:
+            parser.feed(data)
 
 
 def load(source, **kw) -> Dataset:
