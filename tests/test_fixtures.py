@@ -20,6 +20,7 @@ from tests.support.realredis import RealRedis, load_rdb_in_redis, need_binary
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RDBS = sorted((FIXTURES / "rdb").glob("*.rdb"))
 AOF_DIRS = sorted(p.parent for p in (FIXTURES / "aof").glob("*/appendonlydir"))
+CORRUPT = sorted((FIXTURES / "corrupt").glob("*.rdb"))
 
 #: Every fixture the task promises; a missing one must fail, not silently shrink RDBS.
 EXPECTED_RDBS = {"all-types", "uncompressed", "no-checksum", "compressed-nodes", "expired",
@@ -102,12 +103,59 @@ def test_expired_fixture_records_which_keys_died():
     assert side["debug_digest_after_load"] != side["debug_digest"]
 
 
+def _quicklist_nodes(data: bytes, key: bytes) -> list[str]:
+    """'lzf' or 'raw' per node of a QUICKLIST_2 key (6/14-bit lengths only, enough here)."""
+    def length(p: int) -> tuple[int, int]:
+        b = data[p]
+        if b >> 6 == 0:
+            return b & 0x3F, p + 1
+        assert b >> 6 == 1, hex(b)
+        return ((b & 0x3F) << 8) | data[p + 1], p + 2
+
+    at = data.index(bytes([len(key)]) + key)
+    assert data[at - 1] == 18  # RDB_TYPE_LIST_QUICKLIST_2
+    count, p = length(at + 1 + len(key))
+    kinds = []
+    for _ in range(count):
+        assert data[p] == 2  # packed container
+        p += 1
+        if data[p] == 0xC3:
+            clen, p = length(p + 1)
+            _, p = length(p)
+            p += clen
+            kinds.append("lzf")
+        else:
+            n, p = length(p)
+            p += n
+            kinds.append("raw")
+    return kinds
+
+
+def test_compressed_nodes_written_as_stored_in_memory():
+    # rdbcompression is off there, so only nodes compressed in memory are LZF (C3) blobs.
+    path = FIXTURES / "rdb" / "compressed-nodes.rdb"
+    assert sidecar(path)["config"]["rdbcompression"] == "no"
+    data = path.read_bytes()
+    kinds = _quicklist_nodes(data, b"list:compressed")
+    assert len(kinds) > 3 and kinds[0] == kinds[-1] == "raw"
+    assert set(kinds[1:-1]) == {"lzf"}
+    assert set(_quicklist_nodes(data, b"list:incompressible")) == {"raw"}
+    assert set(_quicklist_nodes(data, b"list:tiny")) == {"raw"}
+
+
+def test_all_types_multinode_list_has_three_nodes():
+    assert len(_quicklist_nodes((FIXTURES / "rdb" / "all-types.rdb").read_bytes(),
+                                b"list:multinode")) == 3
+
+
 def test_readme_lists_every_file():
     readme = (FIXTURES / "README.md").read_text()
     for p in RDBS + [FIXTURES / "aof" / "plain.aof"]:
         assert p.name in readme, p.name
     for d in AOF_DIRS:
         assert f"aof/{d.name}/" in readme, d.name
+    for p in CORRUPT:
+        assert p.name in readme, p.name
 
 
 # ------------------------------------------------------------------ real Redis 7.0
@@ -205,3 +253,29 @@ def test_plain_aof_loads_and_checks(tmp_path):
         assert keyspace(srv) == side["dbsize"]
     finally:
         srv.stop()
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("path", CORRUPT, ids=lambda p: p.name)
+def test_corrupt_fixture_verdicts_match_real_redis(path, tmp_path):
+    exe = need_binary("redis-check-rdb")
+    need_binary("redis-server")
+    side = sidecar(path)
+    shutil.copyfile(path, tmp_path / "dump.rdb")
+    proc = subprocess.run([exe, "dump.rdb"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == side["redis_check_rdb"]["rc"]
+    lines = [re.sub(r"^\d+:[A-Z] \d+ \w+ \d+ [\d:.]+ [.\-*#] ", "", ln)
+             for ln in proc.stdout.splitlines()]
+    assert lines == side["redis_check_rdb"]["output"]
+    srv = RealRedis(tmp_path / "srv")
+    shutil.copyfile(path, tmp_path / "srv" / "dump.rdb")
+    try:
+        srv.start()
+        loaded = True
+        assert srv.command("DEBUG", "DIGEST").decode() == side["redis_server_load"]["debug_digest"]
+    except RuntimeError:
+        loaded = False
+    finally:
+        srv.stop()
+    assert loaded == side["redis_server_load"]["loaded"]
