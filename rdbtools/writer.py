@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+from decimal import Decimal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -119,15 +120,37 @@ def _signed64(v: int) -> int:
     return v - _INT64 if v >= 1 << 63 else v
 
 
-def _double_text(score: float, new_rules: bool) -> bytes:
-    """How Redis prints a score into a listpack/ziplist or a type-3 zset."""
+def _shortest_text(x: float) -> bytes:
+    """fpconv_dtoa's layout (Redis >= 7.2) of the shortest round-trip digits."""
+    sign, digits, k = Decimal(repr(abs(x))).as_tuple()
+    text = "".join(map(str, digits)).rstrip("0")
+    k += len(digits) - len(text)
+    n = len(text)
+    neg = "-" if x < 0 else ""
+    exp = abs(k + n - 1)
+    if k >= 0 and exp < n + 7:
+        return (neg + text + "0" * k).encode()
+    if k < 0 and (k > -7 or exp < 4):
+        offset = n + k
+        if offset <= 0:
+            return (neg + "0." + "0" * -offset + text).encode()
+        return (neg + text[:offset] + "." + text[offset:]).encode()
+    text = text[: 18 - len(neg)]
+    mant = text[0] + ("." + text[1:] if len(text) > 1 else "")
+    return f"{neg}{mant}e{'-' if k + len(text) - 1 < 0 else '+'}{exp}".encode()
+
+
+def _double_text(score: float, version: int) -> bytes:
+    """How Redis of the target's era prints a score into a listpack or ziplist."""
     if math.isnan(score):
         return b"nan"
     if math.isinf(score):
         return b"inf" if score > 0 else b"-inf"
-    if new_rules:
+    if version >= 10:
         if -_DOUBLE2LL_LIMIT <= score <= _DOUBLE2LL_LIMIT and score == int(score):
             return b"%d" % int(score)
+        if version >= 11:
+            return _shortest_text(score)
     else:
         if score == 0:
             return b"-0" if math.copysign(1.0, score) < 0 else b"0"
@@ -227,12 +250,12 @@ def _encode_zset(value: Sequence[tuple[bytes, float]], version: int, compress: b
             items: list = []
             for m, s in ordered:
                 items.append(m)
-                items.append(_double_text(s, True))
+                items.append(_double_text(s, version))
             return RdbType.ZSET_LISTPACK, encode_string(build_listpack(items), compress, version)
         items = []
         for m, s in ordered:
             items.append(m)
-            items.append(_double_text(s, False))
+            items.append(_double_text(s, version))
         return RdbType.ZSET_ZIPLIST, encode_string(build_ziplist(items), compress, version)
     ordered = sorted(value, key=lambda ms: (ms[1], ms[0]), reverse=True)
     out = [encode_len(len(ordered), version)]
