@@ -1,0 +1,633 @@
+"""Records <-> rdbkit JSON (docs/json-format.md): a lossless, jq-friendly text form.
+
+Bytes that are valid UTF-8 become plain JSON strings so the common case stays readable;
+anything else becomes `{"base64": ...}` (`{"hex": ...}` is accepted on input too), so a
+round trip gives back the exact bytes. Control characters are escaped by the JSON
+encoder, so every line parses with `jq`. Zset scores are JSON numbers except the four
+values JSON has no number for (`"inf"`, `"-inf"`, `"nan"`, `"-0"`).
+
+Encoding is streaming: `JsonEncoder.feed(record)` returns the objects to write now (the
+header is held back until the leading AUX fields are known). Decoding reads JSON arrays,
+JSONL, or any whitespace-separated sequence of records, chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import json
+import math
+from typing import Any, BinaryIO, Iterable, Iterator
+
+from .constants import Kind, RdbType
+from .errors import CorruptError, TruncatedError
+from .records import (
+    Aux, Consumer, ConsumerGroup, End, Function, Header, KeyRecord, ModuleAux, ModuleValue,
+    PendingEntry, Record, ResizeDb, SelectDb, SlotInfo, Stream, StreamEntry, module_id,
+    module_name,
+)
+
+FORMAT_NAME = "rdbkit-json"
+FORMAT_VERSION = 1
+
+#: JSON `type` names, by kind (what `TYPE key` answers, except `module`).
+KIND_NAMES = {
+    Kind.STRING: "string", Kind.LIST: "list", Kind.SET: "set", Kind.ZSET: "zset",
+    Kind.HASH: "hash", Kind.STREAM: "stream", Kind.MODULE: "module",
+}
+NAME_KINDS = {v: k for k, v in KIND_NAMES.items()}
+
+#: The RDB type a decoded key record gets: one that can hold every value of the kind.
+#: The writer picks the real on-disk encoding itself.
+KIND_TYPES = {
+    Kind.STRING: RdbType.STRING, Kind.LIST: RdbType.LIST_QUICKLIST_2, Kind.SET: RdbType.SET,
+    Kind.ZSET: RdbType.ZSET_2, Kind.HASH: RdbType.HASH, Kind.STREAM: RdbType.STREAM_LISTPACKS_3,
+    Kind.MODULE: RdbType.MODULE_2,
+}
+
+#: Largest chunk of JSON text a single record may need before we give up (hostile input).
+MAX_RECORD_TEXT = 1 << 31
+
+_SPECIAL_SCORES = {"inf": math.inf, "+inf": math.inf, "-inf": -math.inf, "nan": math.nan,
+                   "-0": -0.0}
+
+
+class JsonFormatError(CorruptError):
+    """The JSON text is not a valid rdbkit JSON document."""
+
+
+# ---------------------------------------------------------------------------------------
+# scalars
+
+
+def enc_bytes(b: bytes) -> Any:
+    """Plain string when the bytes are UTF-8 (Python's codec already refuses surrogates)."""
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(b).decode("ascii")}
+
+
+def dec_bytes(obj: Any, what: str = "string") -> bytes:
+    if type(obj) is str:
+        try:
+            return obj.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(f"{what}: lone surrogate in a JSON string (use base64)") from e
+    if isinstance(obj, dict) and len(obj) == 1:
+        if "base64" in obj and isinstance(obj["base64"], str):
+            try:
+                return base64.b64decode(obj["base64"], validate=True)
+            except (binascii.Error, ValueError) as e:
+                raise ValueError(f"{what}: bad base64") from e
+        if "hex" in obj and isinstance(obj["hex"], str):
+            try:
+                return bytes.fromhex(obj["hex"])
+            except ValueError as e:
+                raise ValueError(f"{what}: bad hex") from e
+    raise ValueError(f"{what}: expected a string, {{\"base64\": ...}} or {{\"hex\": ...}}")
+
+
+def enc_score(x: float) -> Any:
+    if x != x:
+        return "nan"
+    if x in (math.inf, -math.inf):
+        return "inf" if x > 0 else "-inf"
+    if x == 0.0 and math.copysign(1.0, x) < 0:
+        return "-0"
+    return x
+
+
+def dec_score(obj: Any) -> float:
+    if type(obj) is float:
+        return obj
+    if type(obj) is int:
+        return float(obj)
+    if isinstance(obj, str):
+        special = _SPECIAL_SCORES.get(obj.lower())
+        if special is not None:
+            return special
+        try:
+            return float(obj)
+        except ValueError:
+            pass
+    raise ValueError(f"bad score {obj!r}")
+
+
+def enc_id(i: tuple[int, int]) -> str:
+    return f"{i[0]}-{i[1]}"
+
+
+def dec_id(obj: Any) -> tuple[int, int]:
+    if isinstance(obj, str):
+        ms, sep, seq = obj.partition("-")
+        if sep and ms.isdigit() and seq.isdigit():
+            a, b = int(ms), int(seq)
+            if a < 1 << 64 and b < 1 << 64:
+                return (a, b)
+    raise ValueError(f"bad stream id {obj!r} (expected \"<ms>-<seq>\")")
+
+
+def _int(obj: Any, what: str, lo: int = 0, hi: int = (1 << 64) - 1) -> int:
+    if type(obj) is not int or not lo <= obj <= hi:
+        raise ValueError(f"{what}: expected an integer in [{lo}, {hi}], got {obj!r}")
+    return obj
+
+
+# ---------------------------------------------------------------------------------------
+# values
+
+
+def encode_value(kind: Kind, value: Any, field_expires: dict | None = None) -> Any:
+    if kind == Kind.STRING:
+        return enc_bytes(value)
+    if kind in (Kind.LIST, Kind.SET):
+        return [enc_bytes(e) for e in value]
+    if kind == Kind.ZSET:
+        return [[enc_bytes(m), enc_score(s)] for m, s in value]
+    if kind == Kind.HASH:
+        if field_expires:
+            out = []
+            for f, v in value:
+                ms = field_expires.get(f)
+                out.append([enc_bytes(f), enc_bytes(v)] if ms is None
+                           else [enc_bytes(f), enc_bytes(v), ms])
+            return out
+        return [[enc_bytes(f), enc_bytes(v)] for f, v in value]
+    if kind == Kind.STREAM:
+        return encode_stream(value)
+    if kind == Kind.MODULE:
+        return {"module": value.name, "encver": value.encver, "raw": enc_bytes(value.raw)}
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+def encode_stream(s: Stream) -> dict:
+    return {
+        "length": s.length,
+        "last_id": enc_id(s.last_id),
+        "first_id": enc_id(s.first_id),
+        "max_deleted_id": enc_id(s.max_deleted_id),
+        "entries_added": s.entries_added,
+        "entries": [[enc_id(e.id), [[enc_bytes(f), enc_bytes(v)] for f, v in e.fields]]
+                    for e in s.entries],
+        "groups": [
+            {
+                "name": enc_bytes(g.name),
+                "last_id": enc_id(g.last_id),
+                "entries_read": None if g.entries_read < 0 else g.entries_read,
+                "pending": [{"id": enc_id(p.id), "delivery_time": p.delivery_time,
+                             "delivery_count": p.delivery_count} for p in g.pending],
+                "consumers": [{"name": enc_bytes(c.name), "seen_time": c.seen_time,
+                               "active_time": c.active_time,
+                               "pending": [enc_id(i) for i in c.pending]}
+                              for c in g.consumers],
+            }
+            for g in s.groups
+        ],
+    }
+
+
+def _pairs(obj: Any, what: str) -> Iterator[list]:
+    if not isinstance(obj, list):
+        raise ValueError(f"{what}: expected a list")
+    for item in obj:
+        if not isinstance(item, list) or len(item) not in (2, 3):
+            raise ValueError(f"{what}: expected [name, value] pairs")
+        yield item
+
+
+def decode_value(kind: Kind, obj: Any) -> tuple[Any, dict | None]:
+    """JSON value -> (record value, field_expires)."""
+    if kind == Kind.STRING:
+        return dec_bytes(obj, "value"), None
+    if kind in (Kind.LIST, Kind.SET):
+        if not isinstance(obj, list):
+            raise ValueError(f"{KIND_NAMES[kind]} value: expected a list")
+        return [dec_bytes(e, "element") for e in obj], None
+    if kind == Kind.ZSET:
+        out = []
+        for item in _pairs(obj, "zset value"):
+            if len(item) != 2:
+                raise ValueError("zset value: expected [member, score] pairs")
+            out.append((dec_bytes(item[0], "member"), dec_score(item[1])))
+        return out, None
+    if kind == Kind.HASH:
+        out, fe = [], {}
+        for item in _pairs(obj, "hash value"):
+            f = dec_bytes(item[0], "field")
+            out.append((f, dec_bytes(item[1], "value")))
+            if len(item) == 3 and item[2] is not None:
+                fe[f] = _int(item[2], "field expiry", 0, (1 << 63) - 1)
+        return out, (fe or None)
+    if kind == Kind.STREAM:
+        return decode_stream(obj), None
+    if kind == Kind.MODULE:
+        if not isinstance(obj, dict):
+            raise ValueError("module value: expected an object")
+        name = obj.get("module")
+        if not isinstance(name, str) or len(name) != 9:
+            raise ValueError("module value: \"module\" must be the 9-character type name")
+        encver = _int(obj.get("encver"), "module encver", 0, 1023)
+        try:
+            mid = module_id(name, encver)
+        except ValueError as e:
+            raise ValueError(f"module value: {e}") from e
+        return ModuleValue(mid, dec_bytes(obj.get("raw"), "module raw")), None
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+def decode_stream(obj: Any) -> Stream:
+    if not isinstance(obj, dict):
+        raise ValueError("stream value: expected an object")
+    entries = []
+    for item in obj.get("entries", []):
+        if not isinstance(item, list) or len(item) != 2:
+            raise ValueError("stream entries: expected [id, [[field, value], ...]]")
+        fields = tuple((dec_bytes(p[0], "field"), dec_bytes(p[1], "value"))
+                       for p in _pairs(item[1], "stream entry fields"))
+        entries.append(StreamEntry(dec_id(item[0]), fields))
+    last_default = entries[-1].id if entries else (0, 0)
+    first_default = entries[0].id if entries else (0, 0)
+    groups = []
+    for g in obj.get("groups", []):
+        if not isinstance(g, dict):
+            raise ValueError("stream groups: expected objects")
+        er = g.get("entries_read")
+        pending = tuple(
+            PendingEntry(dec_id(p["id"]), _int(p.get("delivery_time", 0), "delivery_time"),
+                         _int(p.get("delivery_count", 1), "delivery_count"))
+            for p in g.get("pending", []))
+        consumers = tuple(
+            Consumer(dec_bytes(c["name"], "consumer name"),
+                     _int(c.get("seen_time", 0), "seen_time"),
+                     _int(c.get("active_time", c.get("seen_time", 0)), "active_time"),
+                     tuple(dec_id(i) for i in c.get("pending", [])))
+            for c in g.get("consumers", []))
+        groups.append(ConsumerGroup(
+            dec_bytes(g["name"], "group name"), dec_id(g.get("last_id", "0-0")),
+            -1 if er is None else _int(er, "entries_read"), pending, consumers))
+    return Stream(
+        entries=tuple(entries),
+        length=_int(obj.get("length", len(entries)), "length"),
+        last_id=dec_id(obj["last_id"]) if "last_id" in obj else last_default,
+        first_id=dec_id(obj["first_id"]) if "first_id" in obj else first_default,
+        max_deleted_id=dec_id(obj.get("max_deleted_id", "0-0")),
+        entries_added=_int(obj.get("entries_added", len(entries)), "entries_added"),
+        groups=tuple(groups),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# records
+
+
+def key_to_obj(rec: KeyRecord) -> dict:
+    kind = rec.kind
+    d = {"db": rec.db, "key": enc_bytes(rec.key), "type": KIND_NAMES[kind],
+         "expire_ms": rec.expire_ms,
+         "value": encode_value(kind, rec.value, rec.field_expires)}
+    if rec.idle is not None:
+        d["idle"] = rec.idle
+    if rec.freq is not None:
+        d["freq"] = rec.freq
+    return d
+
+
+def record_to_obj(rec: Record) -> dict | None:
+    """One non-header record as a JSON object; None for records JSON does not keep."""
+    if type(rec) is KeyRecord:
+        return key_to_obj(rec)
+    if isinstance(rec, Aux):
+        return {"record": "aux", "key": enc_bytes(rec.key), "value": enc_bytes(rec.value)}
+    if isinstance(rec, Function):
+        lib = rec.library_name
+        return {"record": "function", "library": None if lib is None else enc_bytes(lib),
+                "code": enc_bytes(rec.code)}
+    if isinstance(rec, ModuleAux):
+        return {"record": "module_aux", "module": module_name(rec.module_id),
+                "encver": rec.module_id & 1023, "when": rec.when, "raw": enc_bytes(rec.raw)}
+    if isinstance(rec, SlotInfo):
+        return {"record": "slot_info", "slot": rec.slot, "keys": rec.slot_size,
+                "expires": rec.expires_slot_size}
+    return None  # SelectDb, ResizeDb: implied by `db`; End: written by the encoder
+
+
+class JsonEncoder:
+    """Records in, JSON objects out; holds the header until the leading AUX run ends."""
+
+    def __init__(self) -> None:
+        self._header: dict | None = None
+        self._leading = True
+        self.keys = 0
+
+    def feed(self, rec: Record) -> list[dict]:
+        if type(rec) is KeyRecord:
+            self.keys += 1
+            out = self._flush()
+            out.append(key_to_obj(rec))
+            return out
+        if isinstance(rec, Header):
+            self._header = {"record": "header", "format": FORMAT_NAME,
+                            "format_version": FORMAT_VERSION,
+                            "magic": rec.magic.decode("ascii", "replace"),
+                            "rdb_version": rec.version, "aux": []}
+            self._leading = True
+            return []
+        if isinstance(rec, Aux) and self._leading and self._header is not None:
+            self._header["aux"].append([enc_bytes(rec.key), enc_bytes(rec.value)])
+            return []
+        if isinstance(rec, (SelectDb, ResizeDb)):
+            return []
+        if isinstance(rec, End):
+            return self._flush()
+        out = self._flush()
+        obj = record_to_obj(rec)
+        if obj is not None:
+            out.append(obj)
+        return out
+
+    def _flush(self) -> list[dict]:
+        self._leading = False
+        if self._header is None:
+            return []
+        h, self._header = self._header, None
+        return [h]
+
+    def finish(self) -> list[dict]:
+        out = self._flush()
+        out.append({"record": "end", "keys": self.keys})
+        return out
+
+
+def dumps(obj: dict) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False).encode("utf-8")
+
+
+class JsonWriter:
+    """Streams records to a binary file as a JSON array (`jsonl=False`) or JSON Lines."""
+
+    def __init__(self, out: BinaryIO, *, jsonl: bool = False) -> None:
+        self.out = out
+        self.jsonl = jsonl
+        self.enc = JsonEncoder()
+        self._first = True
+        if not jsonl:
+            out.write(b"[\n")
+
+    def _emit(self, objs: list[dict]) -> None:
+        for obj in objs:
+            if self.jsonl:
+                self.out.write(dumps(obj) + b"\n")
+            else:
+                self.out.write((b"" if self._first else b",\n") + dumps(obj))
+            self._first = False
+
+    def write(self, rec: Record) -> None:
+        self._emit(self.enc.feed(rec))
+
+    def close(self) -> None:
+        self._emit(self.enc.finish())
+        if not self.jsonl:
+            self.out.write(b"\n]\n")
+
+
+def obj_to_records(obj: Any) -> list[Record]:
+    """One JSON object -> the records it stands for (a header gives Header + its AUX)."""
+    if not isinstance(obj, dict):
+        raise ValueError("expected a JSON object per record")
+    kind_name = obj.get("record")
+    if kind_name is None:
+        return [obj_to_key(obj)]
+    if kind_name == "header":
+        fmt = obj.get("format", FORMAT_NAME)
+        if fmt != FORMAT_NAME:
+            raise ValueError(f"not an rdbkit JSON document (format {fmt!r})")
+        ver = obj.get("format_version", FORMAT_VERSION)
+        if type(ver) is not int or ver > FORMAT_VERSION:
+            raise ValueError(f"unsupported rdbkit JSON format_version {ver!r}")
+        magic = obj.get("magic", "REDIS")
+        if magic not in ("REDIS", "VALKEY"):
+            raise ValueError(f"bad magic {magic!r}")
+        out: list[Record] = [Header(_int(obj.get("rdb_version", 10), "rdb_version", 1, 999),
+                                    magic.encode())]
+        for pair in _pairs(obj.get("aux", []), "header aux"):
+            out.append(Aux(dec_bytes(pair[0], "aux key"), dec_bytes(pair[1], "aux value")))
+        return out
+    if kind_name == "aux":
+        return [Aux(dec_bytes(obj.get("key"), "aux key"), dec_bytes(obj.get("value"), "aux value"))]
+    if kind_name == "function":
+        return [Function(dec_bytes(obj.get("code"), "function code"))]
+    if kind_name == "module_aux":
+        name = obj.get("module")
+        if not isinstance(name, str) or len(name) != 9:
+            raise ValueError("module_aux: \"module\" must be the 9-character type name")
+        mid = module_id(name, _int(obj.get("encver"), "encver", 0, 1023))
+        return [ModuleAux(mid, _int(obj.get("when"), "when", 0, 3), dec_bytes(obj.get("raw"), "raw"))]
+    if kind_name == "slot_info":
+        return [SlotInfo(_int(obj.get("slot"), "slot"), _int(obj.get("keys", 0), "keys"),
+                         _int(obj.get("expires", 0), "expires"))]
+    if kind_name == "end":
+        return [End(checksum=None, computed=None)]
+    raise ValueError(f"unknown record kind {kind_name!r}")
+
+
+def obj_to_key(obj: dict) -> KeyRecord:
+    if "key" not in obj:
+        raise ValueError("key record without \"key\"")
+    key = dec_bytes(obj["key"], "key")
+    try:
+        tname = obj.get("type")
+        kind = NAME_KINDS.get(tname)
+        if kind is None:
+            raise ValueError(f"unknown type {tname!r}")
+        if "value" not in obj:
+            raise ValueError("key record without \"value\"")
+        value, fe = decode_value(kind, obj["value"])
+        expire = obj.get("expire_ms")
+        if expire is not None:
+            expire = _int(expire, "expire_ms", -(1 << 63), (1 << 63) - 1)
+        idle = obj.get("idle")
+        freq = obj.get("freq")
+        rtype = KIND_TYPES[kind]
+        if fe and kind == Kind.HASH:
+            rtype = RdbType.HASH_METADATA
+        return KeyRecord(
+            db=_int(obj.get("db", 0), "db", 0, (1 << 32) - 1), key=key, type=rtype,
+            value=value, expire_ms=expire,
+            idle=None if idle is None else _int(idle, "idle"),
+            freq=None if freq is None else _int(freq, "freq", 0, 255),
+            field_expires=fe)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise _KeyError(str(e), key) from e
+
+
+class _KeyError(ValueError):
+    def __init__(self, msg: str, key: bytes) -> None:
+        super().__init__(msg)
+        self.key = key
+
+
+# ---------------------------------------------------------------------------------------
+# streaming decoder
+
+
+_WS = " \t\r\n"
+
+
+class _TextStream:
+    """Incrementally decoded UTF-8 text with a byte offset for the consumed prefix."""
+
+    def __init__(self, f: BinaryIO, chunk: int) -> None:
+        self.f = f
+        self.chunk = chunk
+        self.dec = codecs.getincrementaldecoder("utf-8")("strict")
+        self.buf = ""
+        self.pos = 0
+        self.base = 0  # byte offset of buf[0]
+        self.eof = False
+
+    def more(self, at_least: int = 0) -> bool:
+        if self.eof:
+            return False
+        if self.pos:
+            self.base += len(self.buf[:self.pos].encode("utf-8", "surrogatepass"))
+            self.buf = self.buf[self.pos:]
+            self.pos = 0
+        want = max(self.chunk, at_least)
+        data = self.f.read(want)
+        try:
+            if not data:
+                self.eof = True
+                self.buf += self.dec.decode(b"", final=True)
+                return False
+            self.buf += self.dec.decode(data)
+        except UnicodeDecodeError as e:
+            raise JsonFormatError("input is not UTF-8 text", self.offset(len(self.buf)),
+                                  phase="read-json") from e
+        return True
+
+    def offset(self, idx: int | None = None) -> int:
+        idx = self.pos if idx is None else idx
+        return self.base + len(self.buf[:idx].encode("utf-8", "surrogatepass"))
+
+    def skip_ws(self) -> str:
+        """Next non-blank character ('' at EOF) without consuming it."""
+        while True:
+            buf, n, i = self.buf, len(self.buf), self.pos
+            while i < n and buf[i] in _WS:
+                i += 1
+            self.pos = i
+            if i < n:
+                return buf[i]
+            if not self.more():
+                return ""
+
+
+def iter_json_objects(f: BinaryIO, chunk: int = 1 << 20) -> Iterator[tuple[int, Any]]:
+    """(byte offset, object) for a JSON array of objects or a sequence of objects."""
+    ts = _TextStream(f, chunk)
+    raw = json.JSONDecoder().raw_decode
+    first = ts.skip_ws()
+    if first == "\ufeff":
+        ts.pos += 1
+        first = ts.skip_ws()
+    array = first == "["
+    if array:
+        ts.pos += 1
+    expect_value = True
+    while True:
+        c = ts.skip_ws()
+        if c == "":
+            if array:
+                raise TruncatedError("JSON array not closed", ts.offset(), phase="read-json",
+                                     valid_up_to=ts.offset())
+            return
+        if array:
+            if c == "]" and expect_value is None:
+                raise JsonFormatError("trailing ',' before ']'", ts.offset(), phase="read-json")
+            if c == "]":
+                ts.pos += 1
+                if ts.skip_ws() != "":
+                    raise JsonFormatError("text after the closing ']'", ts.offset(),
+                                          phase="read-json")
+                return
+            if expect_value is False:
+                if c != ",":
+                    raise JsonFormatError(f"expected ',' or ']' between records, got {c!r}",
+                                          ts.offset(), phase="read-json")
+                ts.pos += 1
+                expect_value = None  # a value must follow a comma
+                continue
+        start = ts.offset()
+        while True:
+            try:
+                obj, end = raw(ts.buf, ts.pos)
+            except json.JSONDecodeError as e:
+                if len(ts.buf) - ts.pos > MAX_RECORD_TEXT:
+                    raise JsonFormatError("record too large", start, phase="read-json") from e
+                if ts.more(len(ts.buf)):
+                    continue
+                if e.pos >= len(ts.buf) - 1 or "Unterminated" in e.msg:
+                    raise TruncatedError(f"JSON ends inside a record: {e.msg}", start,
+                                         phase="read-json", valid_up_to=start) from e
+                raise JsonFormatError(f"bad JSON: {e.msg}", ts.offset(e.pos),
+                                      phase="read-json") from e
+            # A number at the very end of the buffer may continue in the next chunk.
+            if end == len(ts.buf) and not isinstance(obj, (dict, list, str)) and ts.more():
+                continue
+            break
+        ts.pos = end
+        expect_value = False
+        yield start, obj
+
+
+def iter_records(f: BinaryIO, *, chunk: int = 1 << 20, require_end: bool | None = None
+                 ) -> Iterator[Record]:
+    """Records from rdbkit JSON/JSONL. A document that starts with a header must end with
+    the `end` record (so a cut-short JSONL file is an error, not a smaller dataset)."""
+    saw_header = saw_end = False
+    n = 0
+    for offset, obj in iter_json_objects(f, chunk):
+        n += 1
+        if saw_end:
+            raise JsonFormatError("record after the end record", offset, phase="read-json")
+        try:
+            recs = obj_to_records(obj)
+        except _KeyError as e:
+            raise JsonFormatError(str(e), offset, phase="read-json", key=e.key) from e
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise JsonFormatError(f"record {n}: {e}", offset, phase="read-json") from e
+        for rec in recs:
+            if isinstance(rec, Header):
+                if n != 1:
+                    raise JsonFormatError("header is not the first record", offset,
+                                          phase="read-json")
+                saw_header = True
+            elif isinstance(rec, End):
+                saw_end = True
+                continue
+            yield rec
+    need_end = saw_header if require_end is None else require_end
+    if need_end and not saw_end:
+        raise TruncatedError("JSON document has no end record (cut short?)", None,
+                             phase="read-json")
+    yield End(checksum=None, computed=None)
+
+
+def looks_like_json(head: bytes) -> bool:
+    s = head.lstrip(b" \t\r\n")
+    if s.startswith(b"\xef\xbb\xbf"):
+        s = s[3:].lstrip()
+    return s[:1] in (b"[", b"{")
+
+
+def to_objects(records: Iterable[Record]) -> list[dict]:
+    """Whole-document helper for tests and small data."""
+    enc = JsonEncoder()
+    out: list[dict] = []
+    for r in records:
+        out.extend(enc.feed(r))
+    out.extend(enc.finish())
+    return out

@@ -1,0 +1,74 @@
+"""Render a stream of records: JSON, JSON Lines, RESP commands, key names, memory CSV.
+
+`dump_records` is the library behind `rdb-dump`: it filters, renders to a binary file
+object and returns a report; it never prints. Output is produced as records arrive, so
+memory stays bounded whatever the input size (except `--largest`, bounded by N).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Iterable
+
+from ..filters import KeyFilter
+from ..records import KeyRecord, Record
+
+FORMATS = ("json", "jsonl", "resp", "keys", "memory")
+
+
+@dataclass
+class DumpReport:
+    format: str
+    keys: int = 0       # key records rendered
+    records: int = 0    # records read (all kinds)
+
+
+def make_renderer(fmt: str, out: BinaryIO, *, resp_restore: bool = False,
+                  rdb_version: int = 10, largest: int | None = None,
+                  replace: bool = False):
+    if fmt in ("json", "jsonl"):
+        from ..jsonfmt import JsonWriter
+
+        return JsonWriter(out, jsonl=fmt == "jsonl")
+    if fmt == "resp":
+        from .resp import RespRenderer
+
+        return RespRenderer(out, restore=resp_restore, rdb_version=rdb_version,
+                            replace=replace)
+    if fmt == "keys":
+        from .keys import KeysRenderer
+
+        return KeysRenderer(out)
+    if fmt == "memory":
+        from .memory import MemoryRenderer
+
+        return MemoryRenderer(out, largest=largest)
+    raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+
+
+def dump_records(records: Iterable[Record], out: BinaryIO, fmt: str = "json", *,
+                 key_filter: KeyFilter | None = None, resp_restore: bool = False,
+                 rdb_version: int = 10, largest: int | None = None, replace: bool = False,
+                 on_record: Callable[[Record], None] | None = None) -> DumpReport:
+    """Render `records` to `out`. An error from the source propagates after whatever
+    was already written: callers that write files use `fileio.atomic_output`, so a
+    failed run never leaves a truncated file behind."""
+    renderer = make_renderer(fmt, out, resp_restore=resp_restore, rdb_version=rdb_version,
+                             largest=largest, replace=replace)
+    report = DumpReport(fmt)
+    accepts = None if key_filter is None or key_filter.is_noop else key_filter.accepts
+    write = renderer.write
+    n = 0
+    for rec in records:
+        n += 1
+        if on_record is not None:
+            on_record(rec)
+        if type(rec) is KeyRecord and accepts is not None and not accepts(rec):
+            continue
+        write(rec)
+    renderer.close()
+    report.records = n
+    report.keys = renderer.keys if hasattr(renderer, "keys") else 0
+    if fmt in ("json", "jsonl"):
+        report.keys = renderer.enc.keys
+    return report

@@ -1,0 +1,172 @@
+"""Records -> RESP2 commands that rebuild the dataset (`redis-cli --pipe` input).
+
+Plain mode rebuilds each key with ordinary write commands, as Redis's own AOF rewrite
+does (SET, RPUSH, SADD, ZADD, HSET, XADD + XSETID + XGROUP/XCLAIM), at most
+`ITEMS_PER_COMMAND` elements per command so no single command grows without bound, then
+PEXPIREAT with the absolute ms expiry. `restore=True` emits one RESTORE ... ABSTTL per
+key with a DUMP payload for the chosen RDB version instead. Module values can only travel
+as RESTORE payloads, so they always do.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import BinaryIO
+
+from ..constants import Kind
+from ..records import Function, KeyRecord, Record
+
+#: Redis's AOF rewrite uses 64 (AOF_REWRITE_ITEMS_PER_CMD); so do we.
+ITEMS_PER_COMMAND = 64
+
+
+def command(*args: bytes) -> bytes:
+    """One RESP2 multi-bulk command."""
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        parts.append(b"$%d\r\n" % len(a))
+        parts.append(a)
+        parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+def format_score(x: float) -> bytes:
+    """Text Redis parses back to exactly `x` (repr is the shortest round-trip form)."""
+    if x != x:
+        raise ValueError("NaN score cannot be sent to Redis")
+    if math.isinf(x):
+        return b"inf" if x > 0 else b"-inf"
+    if x == 0.0 and math.copysign(1.0, x) < 0:
+        return b"-0"
+    if x == int(x) and abs(x) < 1e17:
+        return b"%d" % int(x)
+    return repr(x).encode("ascii")
+
+
+def fmt_id(i: tuple[int, int]) -> bytes:
+    return b"%d-%d" % i
+
+
+class RespRenderer:
+    """Streams records to `out` as RESP2 commands."""
+
+    def __init__(self, out: BinaryIO, *, restore: bool = False, rdb_version: int = 10,
+                 replace: bool = False) -> None:
+        self.out = out
+        self.restore = restore
+        self.rdb_version = rdb_version
+        self.replace = replace
+        self.db: int | None = None
+        self.keys = 0
+
+    def write(self, rec: Record) -> None:
+        if type(rec) is KeyRecord:
+            self.keys += 1
+            if rec.db != self.db:
+                self.out.write(command(b"SELECT", b"%d" % rec.db))
+                self.db = rec.db
+            if self.restore or rec.kind == Kind.MODULE:
+                self.out.write(self.restore_command(rec))
+            else:
+                self.out.write(b"".join(self.key_commands(rec)))
+        elif isinstance(rec, Function):
+            self.out.write(command(b"FUNCTION", b"LOAD", b"REPLACE", rec.code))
+
+    def close(self) -> None:
+        pass
+
+    def restore_command(self, rec: KeyRecord) -> bytes:
+        from ..payload import create_payload
+
+        payload = create_payload(rec.kind, rec.value, version=self.rdb_version,
+                                 field_expires=rec.field_expires)
+        args = [b"RESTORE", rec.key]
+        expire = rec.expire_ms
+        late_expire = expire is not None and expire <= 0  # ABSTTL 0 would mean "no TTL"
+        args.append(b"0" if expire is None or late_expire else b"%d" % expire)
+        args.append(payload)
+        if self.replace:
+            args.append(b"REPLACE")
+        args.append(b"ABSTTL")
+        if rec.idle is not None:
+            args += [b"IDLETIME", b"%d" % rec.idle]
+        elif rec.freq is not None:
+            args += [b"FREQ", b"%d" % rec.freq]
+        out = command(*args)
+        if late_expire:
+            out += command(b"PEXPIREAT", rec.key, b"%d" % expire)
+        return out
+
+    def key_commands(self, rec: KeyRecord) -> list[bytes]:
+        key, kind, v = rec.key, rec.kind, rec.value
+        out: list[bytes] = []
+        if self.replace:
+            out.append(command(b"DEL", key))
+        if kind == Kind.STRING:
+            out.append(command(b"SET", key, v))
+        elif kind in (Kind.LIST, Kind.SET):
+            name = b"RPUSH" if kind == Kind.LIST else b"SADD"
+            for i in range(0, len(v), ITEMS_PER_COMMAND):
+                out.append(command(name, key, *v[i:i + ITEMS_PER_COMMAND]))
+        elif kind == Kind.ZSET:
+            for i in range(0, len(v), ITEMS_PER_COMMAND):
+                args = [b"ZADD", key]
+                for m, s in v[i:i + ITEMS_PER_COMMAND]:
+                    args.append(format_score(s))
+                    args.append(m)
+                out.append(command(*args))
+        elif kind == Kind.HASH:
+            for i in range(0, len(v), ITEMS_PER_COMMAND):
+                args = [b"HSET", key]
+                for f, val in v[i:i + ITEMS_PER_COMMAND]:
+                    args.append(f)
+                    args.append(val)
+                out.append(command(*args))
+            if rec.field_expires:
+                # Redis >= 7.4 only: 7.0 has no per-field expiry.
+                for f, ms in rec.field_expires.items():
+                    out.append(command(b"HPEXPIREAT", key, b"%d" % ms, b"FIELDS", b"1", f))
+        elif kind == Kind.STREAM:
+            out.extend(stream_commands(key, v))
+        else:
+            raise ValueError(f"cannot render {kind.label} values as commands")
+        if rec.expire_ms is not None:
+            out.append(command(b"PEXPIREAT", key, b"%d" % rec.expire_ms))
+        return out
+
+
+def stream_commands(key: bytes, s) -> list[bytes]:
+    """XADD each live entry, XSETID the metadata, then groups, consumers and PEL.
+
+    Pending entries are recreated with XCLAIM ... FORCE, which only works for entries
+    still in the stream (as in Redis's own AOF rewrite); consumers' seen/active times
+    become the load time (no command can set them)."""
+    out = []
+    for e in s.entries:
+        args = [b"XADD", key, fmt_id(e.id)]
+        for f, val in e.fields:
+            args.append(f)
+            args.append(val)
+        out.append(command(*args))
+    if not s.entries:
+        out.append(command(b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"))
+    out.append(command(b"XSETID", key, fmt_id(s.last_id), b"ENTRIESADDED",
+                       b"%d" % s.entries_added, b"MAXDELETEDID", fmt_id(s.max_deleted_id)))
+    for g in s.groups:
+        args = [b"XGROUP", b"CREATE", key, g.name, fmt_id(g.last_id)]
+        if g.entries_read >= 0:
+            args += [b"ENTRIESREAD", b"%d" % g.entries_read]
+        out.append(command(*args))
+        nacks = {p.id: p for p in g.pending}
+        for c in g.consumers:
+            if not c.pending:
+                out.append(command(b"XGROUP", b"CREATECONSUMER", key, g.name, c.name))
+                continue
+            for pid in c.pending:
+                p = nacks.get(pid)
+                dtime = p.delivery_time if p else 0
+                dcount = p.delivery_count if p else 1
+                out.append(command(b"XCLAIM", key, g.name, c.name, b"0", fmt_id(pid),
+                                   b"TIME", b"%d" % dtime, b"RETRYCOUNT", b"%d" % dcount,
+                                   b"JUSTID", b"FORCE"))
+    return out
