@@ -9,6 +9,7 @@ owns the absolute offset and the running CRC-64 over consumed bytes.
 
 from __future__ import annotations
 
+import copy
 import struct
 from collections import deque
 
@@ -134,6 +135,14 @@ class RdbParser:
     def buffered(self) -> int:
         """Bytes received but not yet consumed by a complete record."""
         return len(self._d) - self._p + self._pending_len
+
+    def fork(self) -> "RdbParser":
+        """An independent parser in the same state (the buffer itself is immutable and
+        shared): lets a truncation sweep or a speculative parse branch off cheaply."""
+        other = copy.copy(self)
+        other._pending = list(self._pending)
+        other._queue = deque(self._queue)
+        return other
 
     def feed(self, data) -> None:
         if self._eof:

@@ -1,0 +1,315 @@
+"""The streaming parser: fixtures match their truth; whole, random-chunk and
+byte-by-byte feeding agree; trailing bytes are ignored; errors are located."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import struct
+
+import pytest
+
+from rdbtools._crc import crc64
+from rdbtools.constants import RdbType
+from rdbtools.errors import ChecksumError, CorruptError, FormatError, TruncatedError, UnsupportedError
+from rdbtools.parser import DONE, NEED_DATA, RdbParser
+from rdbtools.reader import decode_value, iter_records, load
+from rdbtools.records import Aux, End, Function, Header, KeyRecord, ModuleValue, ResizeDb, SelectDb
+
+from tests.rdbtools.test_corpus_read import _b, _check_key
+
+
+def fixture_rdbs(fixtures_dir):
+    paths = sorted((fixtures_dir / "rdb").glob("*.rdb"))
+    if not paths:
+        pytest.skip("fixtures/rdb is empty")
+    return paths
+
+
+def parse_chunks(data: bytes, sizes) -> list:
+    """Feed `data` in pieces of the given sizes (cycled), collecting every record."""
+    p = RdbParser()
+    out = []
+    pos = 0
+    sizes = iter(sizes)
+    while True:
+        ev = p.next_event()
+        if ev is DONE:
+            return out
+        if ev is NEED_DATA:
+            if pos >= len(data):
+                p.feed_eof()
+                continue
+            n = next(sizes)
+            p.feed(data[pos:pos + n])
+            pos += n
+            continue
+        out.append(ev)
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+def test_fixtures_match_truth(fixtures_dir):
+    for path in fixture_rdbs(fixtures_dir):
+        meta = json.loads(path.with_suffix(".json").read_text())
+        ds = load(path)
+        assert ds.version == meta["rdb_version"], path.name
+        got = {(r.db, r.key): r for r in ds.keys}
+        truth = meta["truth"]["keys"]
+        assert sorted(got) == sorted((k["db"], _b(k["key"])) for k in truth), path.name
+        for want in truth:
+            _check_key(got[(want["db"], _b(want["key"]))], want)
+        libs = sorted(f["library_code"].encode() for f in meta["truth"].get("functions", []))
+        assert sorted(f.code for f in ds.functions) == libs, path.name
+
+
+def test_fixture_opcodes(fixtures_dir):
+    d = fixtures_dir / "rdb"
+    if not (d / "lru.rdb").exists():
+        pytest.skip("fixtures missing")
+    lru = load(d / "lru.rdb").keys
+    lfu = load(d / "lfu.rdb").keys
+    assert lru and all(r.idle is not None and r.freq is None for r in lru)
+    assert lfu and all(r.freq is not None and r.idle is None for r in lfu)
+    end = [r for r in iter_records(d / "no-checksum.rdb") if isinstance(r, End)][0]
+    assert end.checksum == 0 and end.checksum_verified is None and end.computed != 0
+    recs = list(iter_records(d / "empty.rdb"))
+    assert isinstance(recs[0], Header) and isinstance(recs[-1], End)
+    assert not [r for r in recs if isinstance(r, KeyRecord)]
+
+
+def test_feeding_patterns_agree(fixtures_dir):
+    rng = random.Random(1234)
+    for path in fixture_rdbs(fixtures_dir):
+        data = path.read_bytes()
+        whole = parse_chunks(data, [len(data)])
+        assert isinstance(whole[-1], End) and whole[-1].end == len(data), path.name
+        for _ in range(3):
+            sizes = [rng.choice([1, 2, 3, 7, 64, 500, 4096]) for _ in range(len(data))]
+            assert parse_chunks(data, sizes) == whole, path.name
+        if len(data) <= 40_000:
+            assert parse_chunks(data, [1] * len(data)) == whole, path.name
+
+
+def test_iter_records_sources_agree(fixtures_dir, tmp_path):
+    path = fixture_rdbs(fixtures_dir)[0]
+    data = path.read_bytes()
+    ref = list(iter_records(data))
+    assert list(iter_records(path)) == [r for r in ref]
+    assert list(iter_records(str(path), chunk_size=17)) == ref
+    assert list(iter_records(io.BytesIO(data), chunk_size=5)) == ref
+    import lz4.frame
+    lz = tmp_path / "x.rdb.lz4"
+    lz.write_bytes(lz4.frame.compress(data))
+    assert list(iter_records(lz)) == [
+        r for r in ref]  # offsets are those of the decompressed stream
+
+
+def test_trailing_bytes_ignored(fixtures_dir):
+    for path in fixture_rdbs(fixtures_dir):
+        data = path.read_bytes()
+        ref = parse_chunks(data, [len(data)])
+        assert parse_chunks(data + b"\x00garbage\xff" * 3, [len(data) + 30]) == ref
+        assert parse_chunks(data + b"junk", [1] * (len(data) + 4))[-1] == ref[-1]
+
+
+def test_checksum_mismatch_detected(fixtures_dir):
+    path = fixtures_dir / "rdb" / "all-types.rdb"
+    if not path.exists():
+        pytest.skip("fixture missing")
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01
+    with pytest.raises(ChecksumError) as ei:
+        list(iter_records(bytes(data)))
+    assert ei.value.phase == "check-sum" and ei.value.offset == len(data)
+    recs = list(iter_records(bytes(data), verify_checksum=False))
+    assert recs[-1].checksum != recs[-1].computed
+
+
+# ----------------------------------------------------------------------------- hand-made files
+
+def _len(n: int) -> bytes:
+    if n < 64:
+        return bytes([n])
+    if n < 16384:
+        return bytes([0x40 | (n >> 8), n & 0xFF])
+    if n < 1 << 32:
+        return b"\x80" + struct.pack(">I", n)
+    return b"\x81" + struct.pack(">Q", n)
+
+
+def _s(b: bytes) -> bytes:
+    return _len(len(b)) + b
+
+
+def rdb(body: bytes, version: int = 10, *, magic: bytes | None = None, crc: bool = True) -> bytes:
+    head = magic if magic is not None else b"REDIS%04d" % version
+    out = head + body + b"\xff"
+    if version >= 5 or magic is not None:
+        out += struct.pack("<Q", crc64(out) if crc else 0)
+    return out
+
+
+def keys_of(data: bytes, **kw) -> list[KeyRecord]:
+    return [r for r in iter_records(data, **kw) if isinstance(r, KeyRecord)]
+
+
+def test_strings_every_encoding():
+    body = (b"\x00" + _s(b"i8") + b"\xc0\xfe"
+            + b"\x00" + _s(b"i16") + b"\xc1" + struct.pack("<h", -12345)
+            + b"\x00" + _s(b"i32") + b"\xc2" + struct.pack("<i", -2147483648)
+            + b"\x00" + _s(b"lzf") + b"\xc3" + _len(6) + _len(21) + bytes.fromhex("016161e00a00")
+            + b"\x00" + _s(b"big") + _s(b"x" * 70000)
+            + b"\x00" + _s(b"k64") + b"\x81" + struct.pack(">Q", 3) + b"abc")
+    got = {r.key: r.value for r in keys_of(rdb(body))}
+    assert got == {b"i8": b"-2", b"i16": b"-12345", b"i32": b"-2147483648", b"lzf": b"a" * 21,
+                   b"big": b"x" * 70000, b"k64": b"abc"}
+
+
+def test_expiry_opcodes_and_db():
+    body = (b"\xfe\x03\xfb\x02\x01"
+            + b"\xfd" + struct.pack("<i", 1700000000) + b"\x00" + _s(b"s") + _s(b"v")
+            + b"\xfc" + struct.pack("<q", 4102444800123) + b"\xf8" + _len(77) + b"\x00" + _s(b"m") + _s(b"v")
+            + b"\xf9\x05\x00" + _s(b"f") + _s(b"v"))
+    recs = list(iter_records(rdb(body)))
+    assert isinstance(recs[1], SelectDb) and recs[1].db == 3
+    assert isinstance(recs[2], ResizeDb) and (recs[2].db_size, recs[2].expires_size) == (2, 1)
+    k = [r for r in recs if isinstance(r, KeyRecord)]
+    assert [(r.db, r.key, r.expire_ms, r.idle, r.freq) for r in k] == [
+        (3, b"s", 1700000000000, None, None), (3, b"m", 4102444800123, 77, None),
+        (3, b"f", None, None, 5)]
+    assert k[0].offset == recs[2].end and k[0].end == k[1].offset
+
+
+def test_zset_string_doubles_and_binary():
+    body = (b"\x03" + _s(b"z") + _len(4) + _s(b"a") + b"\x03" + b"1.5" + _s(b"b") + b"\xfe"
+            + _s(b"c") + b"\xff" + _s(b"d") + b"\x04-0.0"
+            + b"\x05" + _s(b"z2") + _len(1) + _s(b"m") + struct.pack("<d", 2.25))
+    got = {r.key: r.value for r in keys_of(rdb(body))}
+    assert got[b"z"] == [(b"a", 1.5), (b"b", float("inf")), (b"c", float("-inf")), (b"d", -0.0)]
+    assert got[b"z2"] == [(b"m", 2.25)]
+
+
+def test_old_versions_without_checksum():
+    body = b"\x00" + _s(b"k") + _s(b"v")
+    recs = list(iter_records(rdb(body, version=4)))
+    assert recs[-1].checksum is None and recs[-1].end == len(rdb(body, version=4))
+    assert keys_of(rdb(body, version=1))[0].value == b"v"
+
+
+def test_functions_both_opcodes():
+    body = (b"\xf5" + _s(b"#!lua name=lib1\nreturn 1")
+            + b"\xf6" + _s(b"lib2") + _s(b"LUA") + b"\x01" + _s(b"desc") + _s(b"return 2")
+            + b"\xf6" + _s(b"lib3") + _s(b"LUA") + b"\x00" + _s(b"return 3"))
+    fs = [r for r in iter_records(rdb(body)) if isinstance(r, Function)]
+    assert [f.code for f in fs] == [b"#!lua name=lib1\nreturn 1", b"#!LUA name=lib2\nreturn 2",
+                                   b"#!LUA name=lib3\nreturn 3"]
+    assert [f.library_name for f in fs] == [b"lib1", b"lib2", b"lib3"]
+
+
+def test_module_values():
+    from rdbtools.records import module_id
+    mid = module_id("ReJSON-RL", 3)
+    body7 = b"\x02\x2a" + b"\x05" + _s(b"str") + b"\x03" + struct.pack("<f", 1.5) + b"\x04" + struct.pack("<d", 2.5) + b"\x01\x07\x00"
+    rec = keys_of(rdb(b"\x07" + _s(b"j") + _len(mid) + body7))[0]
+    assert rec.value == ModuleValue(mid, body7) and rec.value.name == "ReJSON-RL"
+    with pytest.raises(UnsupportedError, match="ReJSON-RL"):
+        keys_of(rdb(b"\x06" + _s(b"j") + _len(mid) + b"\x01\x02"))
+    aux = rdb(b"\xf7" + _len(mid) + b"\x02\x02" + body7)
+    m = [r for r in iter_records(aux) if r.__class__.__name__ == "ModuleAux"][0]
+    assert (m.module_id, m.when, m.raw) == (mid, 2, body7)
+
+
+def test_hash_field_ttl_types():
+    # type 24: minExpire base, relative ttl (+1), 0 = no ttl
+    body = (b"\x18" + _s(b"h24") + struct.pack("<q", 1000) + _len(2)
+            + _len(6) + _s(b"a") + _s(b"1") + _len(0) + _s(b"b") + _s(b"2")
+            + b"\x16" + _s(b"h22") + _len(1) + _len(5000) + _s(b"c") + _s(b"3"))
+    got = {r.key: (r.value, r.field_expires) for r in keys_of(rdb(body, 12))}
+    assert got[b"h24"] == ([(b"a", b"1"), (b"b", b"2")], {b"a": 1005})
+    assert got[b"h22"] == ([(b"c", b"3")], {b"c": 5000})
+    # Valkey 9 type 22: field, value, 8-byte expiry (-1 none)
+    vbody = (b"\x16" + _s(b"h") + _len(2) + _s(b"a") + _s(b"1") + struct.pack("<q", 77)
+             + _s(b"b") + _s(b"2") + struct.pack("<q", -1))
+    rec = keys_of(rdb(vbody, magic=b"VALKEY080"))[0]
+    assert rec.value == [(b"a", b"1"), (b"b", b"2")] and rec.field_expires == {b"a": 77}
+
+
+def test_valkey_and_slot_info():
+    recs = list(iter_records(rdb(b"\xf4\x05\x02\x01" + b"\x00" + _s(b"k") + _s(b"v"), 12)))
+    si = recs[1]
+    assert (si.slot, si.slot_size, si.expires_slot_size) == (5, 2, 1)
+    recs = list(iter_records(rdb(b"\xfa" + _s(b"valkey-ver") + _s(b"9.0.0"), magic=b"VALKEY080")))
+    assert recs[0].magic == b"VALKEY" and recs[0].version == 80
+    assert recs[1] == Aux(b"valkey-ver", b"9.0.0", 9, recs[1].end)
+
+
+@pytest.mark.parametrize("head,cls,reason", [
+    (b"RUBBISH00", CorruptError, "Wrong signature"),
+    (b"REDIS0014", UnsupportedError, "Can't handle RDB format version 14"),
+    (b"REDIS0000", CorruptError, "version"),
+    (b"REDISabcd", CorruptError, "version"),
+    (b"VALKEY079", CorruptError, "version"),
+    (b"VALKEY082", UnsupportedError, "version"),
+])
+def test_bad_headers(head, cls, reason):
+    with pytest.raises(cls, match=reason) as ei:
+        list(iter_records(head + b"\xff" + b"\x00" * 8))
+    assert ei.value.phase == "start"
+
+
+def test_unknown_type_and_opcode_named():
+    with pytest.raises(CorruptError, match="Unknown RDB encoding type 8") as ei:
+        list(iter_records(rdb(b"\x08" + _s(b"k") + _s(b"v"))))
+    assert ei.value.phase == "read-type" and ei.value.offset == 9
+    with pytest.raises(CorruptError, match="240"):
+        list(iter_records(rdb(b"\xf0")))
+
+
+def test_error_carries_key_type_and_offset():
+    body = b"\x00" + _s(b"ok") + _s(b"v") + b"\x10" + _s(b"hh") + _s(b"\x07\x00\x00\x00\x01\x00\xff")
+    data = rdb(body)
+    with pytest.raises(CorruptError) as ei:
+        list(iter_records(data))
+    e = ei.value
+    assert e.key == b"hh" and e.type == "hash-listpack" and e.phase == "read-object-value"
+    assert e.offset == 9 + 6 + 4 and "listpack" in e.reason
+    # records before the error are still delivered
+    p = RdbParser()
+    p.feed(data)
+    p.feed_eof()
+    assert isinstance(p.next_event(), Header)
+    assert p.next_event().key == b"ok"
+    with pytest.raises(CorruptError):
+        p.next_event()
+
+
+def test_huge_declared_lengths_do_not_allocate():
+    for body in (b"\x00" + _s(b"k") + b"\x81" + struct.pack(">Q", 1 << 62),
+                 b"\x01" + _s(b"k") + b"\x81" + struct.pack(">Q", 1 << 62),
+                 b"\x00" + _s(b"k") + b"\xc3" + _len(3) + b"\x80\xff\xff\xff\xff" + b"abc"):
+        with pytest.raises(CorruptError):
+            list(iter_records(rdb(body)))
+    # within the caps but past the end of the input: truncation, found at once
+    with pytest.raises(TruncatedError) as ei:
+        list(iter_records(rdb(b"\x00" + _s(b"k") + b"\x80\xff\x00\x00\x00")))
+    assert ei.value.valid_up_to == 9
+
+
+def test_decode_value_dump_body():
+    value, fexp = decode_value(RdbType.LIST, _len(2) + _s(b"a") + _s(b"b"), key=b"k")
+    assert (value, fexp) == ([b"a", b"b"], None)
+    with pytest.raises(CorruptError) as ei:
+        decode_value(RdbType.LIST, _len(3) + _s(b"a"), offset_base=100, key=b"k")
+    assert ei.value.key == b"k" and ei.value.offset >= 100
+    with pytest.raises(CorruptError, match="type 99"):
+        decode_value(99, b"")
+
+
+def test_load_dataset():
+    body = (b"\xfa" + _s(b"redis-ver") + _s(b"7.0.15") + b"\xf5" + _s(b"#!lua name=x\n")
+            + b"\xfe\x01" + b"\x00" + _s(b"k") + _s(b"v"))
+    ds = load(rdb(body))
+    assert ds.version == 10 and ds.aux[0].value == b"7.0.15" and len(ds.functions) == 1
+    assert ds.db(1)[b"k"].value == b"v" and ds.checksum == crc64(rdb(body)[:-8])
