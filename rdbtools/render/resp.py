@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import BinaryIO
 
+from .. import constants as C
 from ..constants import Kind
 from ..records import Function, KeyRecord, Record
 
@@ -41,6 +42,42 @@ def format_score(x: float) -> bytes:
     if x == int(x) and abs(x) < 1e17:
         return b"%d" % int(x)
     return repr(x).encode("ascii")
+
+
+def _negzero(x: float) -> bool:
+    return x == 0.0 and math.copysign(1.0, x) < 0
+
+
+#: Placeholder member whose length forces 7.0's ZADD to create a skiplist directly.
+SKIPLIST_SEED = b"\x00rdbkit:skiplist-seed:" + b"-" * C.ZSET_MAX_LISTPACK_VALUE
+
+
+def zadd_plan(pairs: list) -> tuple[list[list], bytes | None]:
+    """ZADD batches (and a placeholder member to ZREM afterwards, if any).
+
+    Redis 7.0 decides a new zset's encoding from the first member of the first ZADD
+    and converts a listpack to a skiplist only when it outgrows the limits; a listpack
+    stores -0.0 as integer 0. A zset that a load would hold as a skiplist must
+    therefore receive its -0.0 scores only once it is a skiplist: its long member goes
+    first, or the -0.0 members go last, or (when neither suffices) a long placeholder
+    member creates the skiplist and is removed at the end."""
+    n = len(pairs)
+    seed = None
+    longest = max(range(n), key=lambda i: len(pairs[i][0]), default=0)
+    long_member = n and len(pairs[longest][0]) > C.ZSET_MAX_LISTPACK_VALUE
+    if (n > C.ZSET_MAX_LISTPACK_ENTRIES or long_member) and any(_negzero(s) for _, s in pairs):
+        if long_member:
+            pairs = [pairs[longest]] + pairs[:longest] + pairs[longest + 1:]
+        else:
+            neg = [p for p in pairs if _negzero(p[1])]
+            pairs = [p for p in pairs if not _negzero(p[1])] + neg
+            if len(neg) > n - C.ZSET_MAX_LISTPACK_ENTRIES:
+                seed = SKIPLIST_SEED
+                while any(m == seed for m, _ in pairs):
+                    seed += b"-"
+                pairs = [(seed, 0.0)] + pairs
+    chunks = [pairs[i:i + ITEMS_PER_COMMAND] for i in range(0, len(pairs), ITEMS_PER_COMMAND)]
+    return chunks, seed
 
 
 def fmt_id(i: tuple[int, int]) -> bytes:
@@ -109,12 +146,15 @@ class RespRenderer:
             for i in range(0, len(v), ITEMS_PER_COMMAND):
                 out.append(command(name, key, *v[i:i + ITEMS_PER_COMMAND]))
         elif kind == Kind.ZSET:
-            for i in range(0, len(v), ITEMS_PER_COMMAND):
+            chunks, seed = zadd_plan(v)
+            for chunk in chunks:
                 args = [b"ZADD", key]
-                for m, s in v[i:i + ITEMS_PER_COMMAND]:
+                for m, s in chunk:
                     args.append(format_score(s))
                     args.append(m)
                 out.append(command(*args))
+            if seed is not None:
+                out.append(command(b"ZREM", key, seed))
         elif kind == Kind.HASH:
             for i in range(0, len(v), ITEMS_PER_COMMAND):
                 args = [b"HSET", key]

@@ -1,0 +1,190 @@
+"""`convert(src, dst)`: RDB <-> rdbkit JSON/JSONL, RDB -> RDB (another version), -> RESP.
+
+Input format comes from the content (RDB magic, or JSON text), output format from
+`to=` or else the destination's name (`.rdb`, `.json`, `.jsonl`/`.ndjson`,
+`.resp`/`.aof`; a trailing `.lz4` is looked through and means LZ4 framing). Everything
+streams: one record in memory at a time. Outputs are written atomically and never over
+an input, so a failed conversion leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable, Iterator
+
+from . import fileio
+from .errors import RdbkitError
+from .filters import KeyFilter
+from .records import Record
+
+INPUT_FORMATS = ("rdb", "json")
+OUTPUT_FORMATS = ("rdb", "json", "jsonl", "resp")
+_SUFFIXES = {".rdb": "rdb", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+             ".resp": "resp", ".aof": "resp"}
+
+
+class ConvertError(RdbkitError):
+    """Bad request: unknown format, unreadable input kind, missing --to."""
+
+
+@dataclass
+class ConvertReport:
+    src_format: str
+    dst_format: str
+    keys: int = 0
+    dropped: list = field(default_factory=list)  # what --lossy dropped (writer's Loss)
+
+
+class _Prepended(io.RawIOBase):
+    """A binary stream with some already-read bytes put back in front."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self.head = head
+        self.rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            if n is None or n < 0:
+                data, self.head = self.head + self.rest.read(), b""
+                return data
+            data, self.head = self.head[:n], self.head[n:]
+            if len(data) < n:
+                data += self.rest.read(n - len(data))
+            return data
+        return self.rest.read(n)
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self.rest.close()
+        finally:
+            super().close()
+
+
+def sniff(head: bytes) -> str | None:
+    if head.startswith(b"REDIS") or head.startswith(b"VALKEY"):
+        return "rdb"
+    from .jsonfmt import looks_like_json
+
+    if looks_like_json(head):
+        return "json"
+    if head[:1] in (b"*", b"$"):
+        return "resp"
+    return None
+
+
+def output_format(dst: str | os.PathLike, to: str | None) -> str:
+    if to is not None:
+        if to not in OUTPUT_FORMATS:
+            raise ConvertError(f"unknown output format {to!r} (one of {', '.join(OUTPUT_FORMATS)})")
+        return to
+    name = str(dst)
+    if name.endswith(".lz4"):
+        name = name[:-4]
+    fmt = _SUFFIXES.get(os.path.splitext(name)[1].lower())
+    if fmt is None:
+        raise ConvertError(f"cannot tell the output format from {str(dst)!r}: pass --to "
+                           f"({'|'.join(OUTPUT_FORMATS)})")
+    return fmt
+
+
+def open_records(src: str | os.PathLike | BinaryIO, *, verify_checksum: bool = True
+                 ) -> tuple[str, Iterator[Record], Callable[[], None]]:
+    """(input format, record iterator, close) for an RDB or rdbkit JSON source."""
+    if isinstance(src, (str, os.PathLike)):
+        f = fileio.open_input(src)
+        owned = str(src) != "-"
+    else:
+        f, owned = src, False
+    try:
+        head = f.read(64)
+        fmt = sniff(head)
+        if fmt is None:
+            raise ConvertError(f"{src}: neither an RDB file nor rdbkit JSON")
+        if fmt == "resp":
+            raise ConvertError(f"{src}: looks like RESP/AOF; convert reads RDB or rdbkit JSON "
+                               "(load AOFs with a server, then convert its RDB)")
+        stream = _Prepended(head, f)
+    except BaseException:
+        if owned:
+            f.close()
+        raise
+
+    def close() -> None:
+        if owned:
+            f.close()
+
+    if fmt == "rdb":
+        from .reader import iter_records
+
+        return fmt, iter_records(stream, verify_checksum=verify_checksum), close
+    from .jsonfmt import iter_records as iter_json
+
+    return fmt, iter_json(stream), close
+
+
+def convert(src, dst, *, to: str | None = None, rdb_version: int = 10, lossy: bool = False,
+            key_filter: KeyFilter | None = None, resp_restore: bool = False,
+            compress: bool = True, on_record: Callable[[Record], None] | None = None
+            ) -> ConvertReport:
+    """Convert `src` into `dst` (path or `-`); returns what was done. Never prints."""
+    dst_fmt = output_format(dst, to)
+    src_fmt, records, close = open_records(src)
+    report = ConvertReport(src_fmt, dst_fmt)
+    try:
+        if key_filter is not None and not key_filter.is_noop:
+            records = key_filter.apply(records)
+        if on_record is not None:
+            records = _tap(records, on_record)
+        inputs = (src,) if isinstance(src, (str, os.PathLike)) else ()
+        if dst_fmt == "rdb":
+            from .writer import write_rdb
+
+            wr = write_rdb(dst, records, version=rdb_version, lossy=lossy, inputs=inputs,
+                           compress=compress)
+            report.keys = wr.keys
+            report.dropped = list(wr.dropped)
+        else:
+            from .render import dump_records
+
+            with output_file(dst, inputs=inputs) as out:
+                r = dump_records(records, out, dst_fmt, resp_restore=resp_restore,
+                                 rdb_version=rdb_version)
+            report.keys = r.keys
+    finally:
+        close()
+    return report
+
+
+@contextlib.contextmanager
+def output_file(dst, *, inputs=()):
+    """`fileio.atomic_output` with the LZ4 frame layered here.
+
+    (fileio's own `.lz4` branch passes `closefd=` which lz4.frame.LZ4FrameFile does not
+    take; a fix is requested of the lead. LZ4FrameFile never closes a file object it
+    was handed, so the atomic rename still happens after the frame is finished.)"""
+    compress = str(dst) != "-" and str(dst).endswith(".lz4")
+    with fileio.atomic_output(dst, inputs=tuple(inputs), compress=False) as raw:
+        if not compress:
+            yield raw
+            return
+        import lz4.frame
+
+        with lz4.frame.LZ4FrameFile(raw, "wb") as zf:
+            yield zf
+
+
+def _tap(records, fn):
+    for rec in records:
+        fn(rec)
+        yield rec
