@@ -1,0 +1,225 @@
+"""Redis 7 multi-part AOF manifests: parse exactly as the 7.0 server does, and write lines.
+
+The server reads the manifest with `fgets` into a 1025-byte buffer, so a "line" here is
+what one such call returns (at most 1024 bytes); comments and line numbers follow that.
+Tokens are split with Redis' config splitter (`sdssplitargs`).  Every refusal carries
+the reason string the server logs, so the checker can print the same block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import ManifestError
+
+__all__ = ["AofInfo", "Manifest", "parse_manifest", "split_args", "format_line",
+           "MANIFEST_MAX_LINE", "BASE", "HISTORY", "INCR"]
+
+MANIFEST_MAX_LINE = 1024
+BASE, HISTORY, INCR = "b", "h", "i"
+
+_C_SPACE = b" \t\n\v\f\r"
+_UNQUOTED_END = b" \n\r\t\0"
+_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
+_HEX = b"0123456789abcdefABCDEF"
+
+
+@dataclass(frozen=True, slots=True)
+class AofInfo:
+    name: bytes
+    seq: int
+    type: str          # "b", "h" or "i"
+    line: int = 0
+
+    @property
+    def fsname(self) -> str:
+        import os
+
+        return os.fsdecode(self.name)
+
+
+@dataclass(slots=True)
+class Manifest:
+    base: AofInfo | None = None
+    history: list[AofInfo] = field(default_factory=list)
+    incrs: list[AofInfo] = field(default_factory=list)
+
+    def files_to_load(self) -> list[AofInfo]:
+        """Base first (if any), then the incr files in manifest order; history is skipped."""
+        return ([self.base] if self.base else []) + list(self.incrs)
+
+
+def _c_string(b: bytes) -> bytes:
+    nul = b.find(b"\0")
+    return b if nul < 0 else b[:nul]
+
+
+def split_args(line: bytes) -> list[bytes] | None:
+    """Redis' `sdssplitargs`: None for unbalanced quotes or a quote glued to a token."""
+    s = _c_string(line) + b"\0"
+    p = 0
+    out: list[bytes] = []
+    while True:
+        while s[p] in _C_SPACE and s[p] != 0:
+            p += 1
+        if s[p] == 0:
+            return out
+        cur = bytearray()
+        inq = insq = done = False
+        while not done:
+            c = s[p]
+            if inq:
+                if c == 0x5C and s[p + 1] == 0x78 and s[p + 2] in _HEX and s[p + 2] != 0 \
+                        and s[p + 3] in _HEX and s[p + 3] != 0:
+                    cur.append(int(s[p + 2:p + 4], 16))
+                    p += 3
+                elif c == 0x5C and s[p + 1] != 0:
+                    p += 1
+                    cur.append(_ESCAPES.get(s[p], s[p]))
+                elif c == 0x22:
+                    if s[p + 1] != 0 and s[p + 1] not in _C_SPACE:
+                        return None
+                    done = True
+                elif c == 0:
+                    return None
+                else:
+                    cur.append(c)
+            elif insq:
+                if c == 0x5C and s[p + 1] == 0x27:
+                    p += 1
+                    cur.append(0x27)
+                elif c == 0x27:
+                    if s[p + 1] != 0 and s[p + 1] not in _C_SPACE:
+                        return None
+                    done = True
+                elif c == 0:
+                    return None
+                else:
+                    cur.append(c)
+            else:
+                if c in _UNQUOTED_END:
+                    done = True
+                elif c == 0x22:
+                    inq = True
+                elif c == 0x27:
+                    insq = True
+                else:
+                    cur.append(c)
+            if s[p] != 0:
+                p += 1
+        out.append(bytes(cur))
+
+
+def _atoll(b: bytes) -> int:
+    s = _c_string(b).lstrip(_C_SPACE)
+    sign = 1
+    if s[:1] in (b"+", b"-"):
+        sign = -1 if s[:1] == b"-" else 1
+        s = s[1:]
+    n = 0
+    for i, c in enumerate(s):
+        if not 48 <= c <= 57:
+            s = s[:i]
+            break
+    if s:
+        n = int(s)
+    return max(-(2**63), min(2**63 - 1, sign * n))
+
+
+def _fgets_lines(data: bytes):
+    """What repeated `fgets(buf, 1025, fp)` returns."""
+    p, n = 0, len(data)
+    while p < n:
+        nl = data.find(b"\n", p, p + MANIFEST_MAX_LINE)
+        end = nl + 1 if nl >= 0 else min(p + MANIFEST_MAX_LINE, n)
+        yield data[p:end]
+        p = end
+
+
+def parse_manifest(data: bytes, *, path: str | None = None) -> Manifest:
+    """Parse manifest bytes; raise ManifestError with the server's reason and line."""
+    am = Manifest()
+    maxseq = 0
+    linenum = 0
+    for raw in _fgets_lines(data):
+        linenum += 1
+        if raw[:1] == b"#":
+            continue
+        cstr = _c_string(raw)
+        if b"\n" not in cstr:
+            raise ManifestError("The AOF manifest file contains too long line", path=path)
+        line = cstr.strip(b" \t\r\n")
+
+        def fail(reason: str) -> ManifestError:
+            return ManifestError(reason, line=linenum, text=line.decode("utf-8", "surrogateescape"),
+                                 path=path)
+
+        if not line:
+            raise fail("Invalid AOF manifest file format")
+        argv = split_args(line)
+        if argv is None or len(argv) < 6 or len(argv) % 2:
+            raise fail("Invalid AOF manifest file format")
+        name = None
+        seq = 0
+        ftype = 0
+        for i in range(0, len(argv), 2):
+            key = argv[i].lower()
+            if key == b"file":
+                name = _c_string(argv[i + 1])
+                if b"/" in name or b"\\" in name:
+                    raise fail("File can't be a path, just a filename")
+            elif key == b"seq":
+                seq = _atoll(argv[i + 1])
+            elif key == b"type":
+                ftype = argv[i + 1][0] if argv[i + 1] else 0
+        if name is None or not seq or not ftype:
+            raise fail("Invalid AOF manifest file format")
+        kind = chr(ftype)
+        info = AofInfo(name, seq, kind, linenum)
+        if kind == BASE:
+            if am.base is not None:
+                raise fail("Found duplicate base file information")
+            am.base = info
+        elif kind == HISTORY:
+            am.history.append(info)
+        elif kind == INCR:
+            if seq <= maxseq:
+                raise fail("Found a non-monotonic sequence number")
+            am.incrs.append(info)
+            maxseq = seq
+        else:
+            raise fail("Unknown AOF file type")
+    if linenum == 0:
+        raise ManifestError("Found an empty AOF manifest", path=path)
+    return am
+
+
+def _needs_repr(name: bytes) -> bool:
+    return any(c in b' "\\' or c < 0x20 or c > 0x7E for c in name)
+
+
+def format_line(info: AofInfo) -> bytes:
+    """One manifest line as the 7.0 server writes it (names quoted when needed)."""
+    name = info.name
+    if _needs_repr(name):
+        out = bytearray(b'"')
+        for c in name:
+            if c == 0x5C or c == 0x22:
+                out += b"\\" + bytes([c])
+            elif c == 10:
+                out += b"\\n"
+            elif c == 13:
+                out += b"\\r"
+            elif c == 9:
+                out += b"\\t"
+            elif c == 7:
+                out += b"\\a"
+            elif c == 8:
+                out += b"\\b"
+            elif 0x20 <= c <= 0x7E:
+                out.append(c)
+            else:
+                out += b"\\x%02x" % c
+        out += b'"'
+        name = bytes(out)
+    return b"file %s seq %d type %s\n" % (name, info.seq, info.type.encode())
