@@ -311,3 +311,29 @@ def test_script_reproduces_committed_fixtures(tmp_path):
         assert _stable(new) == _stable(old), name
         assert (tmp_path / "rdb" / f"{name}.rdb").stat().st_size == \
             (FIXTURES / "rdb" / f"{name}.rdb").stat().st_size
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("name,field,query,slack", [
+    ("lfu", "lfu_freq", "FREQ", 0),
+    ("lru", "lru_idle_s_before_save", "IDLETIME", 2),
+])
+def test_lru_lfu_opcodes_carry_recorded_values(name, field, query, slack, tmp_path):
+    need_binary("redis-server")
+    path = FIXTURES / "rdb" / f"{name}.rdb"
+    side = sidecar(path)
+    extra = [x for k, v in side["config"].items() for x in (f"--{k}", v)]
+    srv = load_rdb_in_redis(path, tmp_path, extra=extra)
+    try:
+        spread = set()
+        for db in sorted({k["db"] for k in side["truth"]["keys"]}):
+            client = srv.client(db=db)
+            for k in side["truth"]["keys"]:
+                if k["db"] == db:
+                    got = client.execute_command("OBJECT", query, unjson(k["key"]))
+                    assert abs(got - k[field]) <= slack, (k["key"], got, k[field])
+                    spread.add(k[field])
+            client.close()
+        assert len(spread) >= 4  # the fixture really has distinct values to carry
+    finally:
+        srv.stop()
