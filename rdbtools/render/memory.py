@@ -142,23 +142,25 @@ def dict_slots(n: int) -> int:
     return 1 << (n - 1).bit_length()
 
 
-def live_dict_slots(n: int, created_for: int = 0) -> int:
+def live_dict_slots(n: int, created_for: int = 0, steps_per_add: int = 1) -> int:
     """Bucket count of a dict that was created for `created_for` elements (0: empty) and
     then grew one insert at a time to `n`: right after a doubling both tables exist
-    until incremental rehashing (one bucket per insert, about 0.63 non-empty buckets per
-    element) has moved the old one."""
+    until incremental rehashing (one bucket per dict lookup/insert; an insert costs
+    `steps_per_add` of them; about 0.63 non-empty buckets per element) has moved the
+    old one."""
     start = dict_slots(created_for) if created_for else 4
     if n <= start:
         return start
     final = dict_slots(n)
     prev = final // 2
-    if n - prev - 1 < int(0.632 * prev + 0.5):
+    if (n - prev - 1) * steps_per_add < int(0.632 * prev + 0.5):
         return final + prev
     return final
 
 
-def _hashtable_elems(n: int, per_elem_total: int, created_for: int = 0) -> int:
-    return DICT + 8 * live_dict_slots(n, created_for) + per_elem_total
+def _hashtable_elems(n: int, per_elem_total: int, created_for: int = 0,
+                     steps_per_add: int = 1) -> int:
+    return DICT + 8 * live_dict_slots(n, created_for, steps_per_add) + per_elem_total
 
 
 # Expected jemalloc size of a skiplist node's level array: levels are random (p = 1/4).
@@ -229,7 +231,9 @@ def zset_size(pairs: list[tuple[bytes, float]]) -> tuple[int, str]:
                                       for m, s in pairs)
         return ROBJ + jemalloc_size(lp), "listpack"
     elems = sum(sds_alloc(len(m)) + DICT_ENTRY for m, _ in pairs) + n * ZSL_NODE
-    size = (ROBJ + ZSET + ZSKIPLIST + DICT + 8 * dict_slots(n)
+    # 7.0 converts a listpack zset by inserting into an empty dict, one element at a
+    # time (zsetAdd looks the member up first: two rehash steps per insert).
+    size = (ROBJ + ZSET + ZSKIPLIST + DICT + 8 * live_dict_slots(n, 0, 2)
             + jemalloc_size(ZSKIPLIST_HEADER) + elems)
     return int(size), "skiplist"
 
@@ -245,7 +249,7 @@ def hash_size(pairs: list[tuple[bytes, bytes]]) -> tuple[int, str]:
                 for f, v in pairs)
     created_for = C.HASH_MAX_LISTPACK_ENTRIES + 1 if small else 0
     elems = sum(sds_alloc(len(f)) + sds_alloc(len(v)) + DICT_ENTRY for f, v in pairs)
-    return ROBJ + _hashtable_elems(n, elems, created_for), "hashtable"
+    return ROBJ + _hashtable_elems(n, elems, created_for, 2), "hashtable"
 
 
 def _rax(numele: int) -> int:

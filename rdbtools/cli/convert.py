@@ -1,0 +1,46 @@
+"""`rdbkit convert SRC DST`: RDB <-> rdbkit JSON/JSONL, RDB -> RDB of another version,
+-> RESP commands."""
+
+from __future__ import annotations
+
+import click
+
+from ._common import friendly_errors
+from ._render_opts import build_filter, filter_options, progress
+from ..convert import OUTPUT_FORMATS
+
+
+@click.command("convert", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("src", type=click.Path(allow_dash=True, dir_okay=False))
+@click.argument("dst", type=click.Path(allow_dash=True, dir_okay=False))
+@click.option("--to", "to", type=click.Choice(OUTPUT_FORMATS),
+              help="Output format (default: from DST's name).")
+@click.option("--rdb-version", type=click.IntRange(6, 12), default=10, show_default=True,
+              help="RDB version to write (rdb output, resp --resp-restore payloads).")
+@click.option("--lossy", is_flag=True,
+              help="Drop what the target version cannot hold instead of failing.")
+@click.option("--resp-restore", is_flag=True,
+              help="resp output: RESTORE ... ABSTTL payloads instead of plain commands.")
+@filter_options
+@click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+@friendly_errors
+def command(src, dst, to, rdb_version, lossy, resp_restore, dbs, key_re, not_key_re, types,
+            skip_expired, now_ms, no_progress):
+    """Convert SRC (RDB or rdbkit JSON/JSONL) into DST; `-` = stdin/stdout."""
+    from ..convert import convert
+
+    key_filter = build_filter(dbs, key_re, not_key_re, types, skip_expired, now_ms)
+    with progress(src, not no_progress) as on_record:
+        report = convert(src, dst, to=to, rdb_version=rdb_version, lossy=lossy,
+                         key_filter=key_filter, resp_restore=resp_restore,
+                         on_record=on_record)
+    for loss in report.dropped:
+        click.echo(f"dropped: {loss}", err=True)
+
+
+def main() -> None:
+    command.main(prog_name="rdbkit convert")
+
+
+if __name__ == "__main__":
+    main()
