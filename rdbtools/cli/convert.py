@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from ._common import friendly_errors
-from ._render_opts import build_filter, filter_options, progress
+from .dump import build_filter, filter_options, progress
 from ..convert import OUTPUT_FORMATS
 
 
