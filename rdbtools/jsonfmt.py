@@ -129,6 +129,9 @@ def dec_id(obj: Any) -> tuple[int, int]:
     raise ValueError(f"bad stream id {obj!r} (expected \"<ms>-<seq>\")")
 
 
+_I64 = (-(1 << 63), (1 << 63) - 1)
+
+
 def _int(obj: Any, what: str, lo: int = 0, hi: int = (1 << 64) - 1) -> int:
     if type(obj) is not int or not lo <= obj <= hi:
         raise ValueError(f"{what}: expected an integer in [{lo}, {hi}], got {obj!r}")
@@ -255,13 +258,13 @@ def decode_stream(obj: Any) -> Stream:
             raise ValueError("stream groups: expected objects")
         er = g.get("entries_read")
         pending = tuple(
-            PendingEntry(dec_id(p["id"]), _int(p.get("delivery_time", 0), "delivery_time"),
+            PendingEntry(dec_id(p["id"]), _int(p.get("delivery_time", 0), "delivery_time", *_I64),
                          _int(p.get("delivery_count", 1), "delivery_count"))
             for p in g.get("pending", []))
         consumers = tuple(
             Consumer(dec_bytes(c["name"], "consumer name"),
-                     _int(c.get("seen_time", 0), "seen_time"),
-                     _int(c.get("active_time", c.get("seen_time", 0)), "active_time"),
+                     _int(c.get("seen_time", 0), "seen_time", *_I64),
+                     _int(c.get("active_time", c.get("seen_time", 0)), "active_time", *_I64),
                      tuple(dec_id(i) for i in c.get("pending", [])))
             for c in g.get("consumers", []))
         groups.append(ConsumerGroup(
