@@ -194,10 +194,13 @@ def test_rdb_loads_in_real_redis_with_recorded_digest(path, tmp_path):
 def test_redis_check_rdb_accepts(path, tmp_path):
     exe = need_binary("redis-check-rdb")
     side = sidecar(path)
-    proc = subprocess.run([exe, str(path)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([exe, path.name], cwd=path.parent, capture_output=True, text=True,
+                          timeout=60)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "RDB looks OK" in out
+    # The recorded transcript (for offline use by the checker's tests) is what 7.0 prints.
+    assert proc.stdout.splitlines() == side["redis_check_rdb"]["output"]
     keys = side["truth"]["keys"]
     assert f"[info] {len(keys)} keys read" in out
     dead = sum(1 for k in keys if k.get("expired_at_save"))
@@ -285,8 +288,15 @@ def test_corrupt_fixture_verdicts_match_real_redis(path, tmp_path):
 VOLATILE = {"saved_at_ms", "stream_consumer_seen_ms", "lru_idle_s_before_save"}
 
 
+def _check_lines(doc: dict) -> list[str]:
+    """redis-check-rdb transcript minus the AUX values (ctime, used-mem) and offsets."""
+    return [re.sub(r"^\[offset \d+\] ", "", ln) for ln in doc["redis_check_rdb"]["output"]
+            if "AUX FIELD ctime" not in ln and "AUX FIELD used-mem" not in ln]
+
+
 def _stable(doc: dict) -> dict:
     doc = {k: v for k, v in doc.items() if k not in VOLATILE}
+    doc["redis_check_rdb"] = _check_lines(doc)
     keys = []
     for k in doc.get("truth", {}).get("keys", []):
         k = {f: v for f, v in k.items() if f not in VOLATILE}
