@@ -234,12 +234,13 @@ def test_aof_dir_loads_in_real_redis(adir, tmp_path):
 @pytest.mark.parametrize("adir", AOF_DIRS, ids=lambda p: p.name)
 def test_redis_check_aof_accepts_dir(adir, tmp_path):
     exe = need_binary("redis-check-aof")
-    work = tmp_path / "appendonlydir"
-    shutil.copytree(adir / "appendonlydir", work)
-    proc = subprocess.run([exe, str(work / "appendonly.aof.manifest")],
+    side = json.loads((adir.parent / f"{adir.name}.json").read_text())
+    shutil.copytree(adir / "appendonlydir", tmp_path / "appendonlydir")
+    proc = subprocess.run([exe, "appendonlydir/appendonly.aof.manifest"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "is valid" in proc.stdout
+    assert "All AOF files and manifest are valid" in proc.stdout
+    assert proc.stdout.splitlines() == side["redis_check_aof"]["output"]
 
 
 @pytest.mark.interop
@@ -248,8 +249,10 @@ def test_plain_aof_loads_and_checks(tmp_path):
     exe = need_binary("redis-check-aof")
     plain = FIXTURES / "aof" / "plain.aof"
     side = json.loads((FIXTURES / "aof" / "plain.json").read_text())
-    proc = subprocess.run([exe, str(plain)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([exe, plain.name], cwd=plain.parent, capture_output=True, text=True,
+                          timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines() == side["redis_check_aof"]["output"]
     srv = _boot_aof(tmp_path / "srv", {"appendonly.aof": plain})
     try:
         assert srv.command("DEBUG", "DIGEST").decode() == side["debug_digest"]
