@@ -195,7 +195,9 @@ def parse_manifest(data: bytes, *, path: str | None = None) -> Manifest:
 
 
 def _needs_repr(name: bytes) -> bool:
-    return any(c in b' "\\' or c < 0x20 or c > 0x7E for c in name)
+    # Redis does not quote a name holding `'`, and then cannot read its own manifest
+    # back (the splitter opens a single-quoted token); we quote it.
+    return any(c in b" \"'\\" or c < 0x20 or c > 0x7E for c in name)
 
 
 def format_line(info: AofInfo) -> bytes:
