@@ -175,23 +175,32 @@ class RespRenderer:
         return out
 
 
-def stream_commands(key: bytes, s) -> list[bytes]:
-    """XADD each live entry, XSETID the metadata, then groups, consumers and PEL.
+#: Field/value of the placeholder entries that carry pending entries of deleted messages.
+PLACEHOLDER_FIELD = (b"rdbkit-placeholder", b"")
 
-    Pending entries are recreated with XCLAIM ... FORCE, which only works for entries
-    still in the stream (as in Redis's own AOF rewrite); consumers' seen/active times
-    become the load time (no command can set them)."""
+
+def stream_commands(key: bytes, s) -> list[bytes]:
+    """XADD each live entry, then groups, consumers and PEL, then XSETID the metadata.
+
+    XCLAIM ... FORCE only creates a pending entry for a message that exists, and a PEL
+    may name messages deleted since they were delivered: those get a placeholder entry
+    that is XDELeted once claimed. Consumers' seen/active times become the load time
+    (no command sets them); everything else comes back as it was."""
+    live = {e.id for e in s.entries}
+    ghosts = sorted({p.id for g in s.groups for p in g.pending if p.id not in live
+                     and p.id != (0, 0)})
+    adds = [(e.id, e.fields) for e in s.entries]
+    if ghosts:
+        adds = sorted(adds + [(i, (PLACEHOLDER_FIELD,)) for i in ghosts])
     out = []
-    for e in s.entries:
-        args = [b"XADD", key, fmt_id(e.id)]
-        for f, val in e.fields:
+    for i, fields in adds:
+        args = [b"XADD", key, fmt_id(i)]
+        for f, val in fields:
             args.append(f)
             args.append(val)
         out.append(command(*args))
-    if not s.entries:
+    if not adds:
         out.append(command(b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"))
-    out.append(command(b"XSETID", key, fmt_id(s.last_id), b"ENTRIESADDED",
-                       b"%d" % s.entries_added, b"MAXDELETEDID", fmt_id(s.max_deleted_id)))
     for g in s.groups:
         args = [b"XGROUP", b"CREATE", key, g.name, fmt_id(g.last_id)]
         if g.entries_read >= 0:
@@ -209,4 +218,8 @@ def stream_commands(key: bytes, s) -> list[bytes]:
                 out.append(command(b"XCLAIM", key, g.name, c.name, b"0", fmt_id(pid),
                                    b"TIME", b"%d" % dtime, b"RETRYCOUNT", b"%d" % dcount,
                                    b"JUSTID", b"FORCE"))
+    if ghosts:
+        out.append(command(b"XDEL", key, *map(fmt_id, ghosts)))
+    out.append(command(b"XSETID", key, fmt_id(s.last_id), b"ENTRIESADDED",
+                       b"%d" % s.entries_added, b"MAXDELETEDID", fmt_id(s.max_deleted_id)))
     return out
