@@ -146,6 +146,10 @@ def _double_text(score: float, version: int) -> bytes:
         return b"nan"
     if math.isinf(score):
         return b"inf" if score > 0 else b"-inf"
+    if score == 0 and math.copysign(1.0, score) < 0:
+        # A listpack Redis >= 7 builds never holds -0.0 (ZADD stores integer 0), but
+        # one loaded from an old ziplist does, and DEBUG DIGEST tells them apart.
+        return b"-0"
     if version >= 10:
         if -_DOUBLE2LL_LIMIT <= score <= _DOUBLE2LL_LIMIT and score == int(score):
             return b"%d" % int(score)
@@ -165,7 +169,11 @@ def _string_double(score: float) -> bytes:
         return bytes((C.DOUBLE_NAN,))
     if math.isinf(score):
         return bytes((C.DOUBLE_POS_INF if score > 0 else C.DOUBLE_NEG_INF,))
-    if -_OLD_INT_DOUBLE_LIMIT < score < _OLD_INT_DOUBLE_LIMIT and score == int(score):
+    if score == 0 and math.copysign(1.0, score) < 0:
+        # Redis itself prints -0.0 as "0" here, losing the sign a skiplist keeps
+        # (and DEBUG DIGEST shows); "-0" parses back to -0.0 with every loader.
+        text = b"-0"
+    elif -_OLD_INT_DOUBLE_LIMIT < score < _OLD_INT_DOUBLE_LIMIT and score == int(score):
         text = b"%d" % int(score)
     else:
         text = b"%.17g" % score
@@ -434,6 +442,18 @@ def encode_value(kind: Kind, value, *, version: int = C.RDB_VERSION_DEFAULT_WRIT
     raise TypeError(f"cannot encode kind {kind!r}")
 
 
+def _zset_as_loaded(value):
+    """A skiplist-form zset as a 7.0 loader holds it: small ones become listpacks,
+    where -0.0 turns into integer 0 (zzlInsertAt), so the digest sees 0."""
+    if len(value) > C.ZSET_MAX_LISTPACK_ENTRIES or not value:
+        return value
+    if any(len(m) > C.ZSET_MAX_LISTPACK_VALUE for m, _ in value):
+        return value
+    if not any(s == 0 and math.copysign(1.0, s) < 0 for _, s in value):
+        return value
+    return [(m, 0.0 if s == 0 else s) for m, s in value]
+
+
 # ---------------------------------------------------------------------------------
 # Whole files
 
@@ -508,8 +528,11 @@ class RdbWriter:
                           + self._len(C.ModuleOpcode.UINT) + self._len(rec.when) + bytes(rec.raw))
 
     def key(self, rec: KeyRecord) -> bytes:
+        value = rec.value
+        if rec.type in (RdbType.ZSET, RdbType.ZSET_2):
+            value = _zset_as_loaded(value)
         try:
-            rtype, body = encode_value(rec.kind, rec.value, version=self.version,
+            rtype, body = encode_value(rec.kind, value, version=self.version,
                                        compress=self.compress, field_expires=rec.field_expires)
         except LossyConversion as e:
             raise LossyConversion([Loss(rec.db, rec.key, x.what) for x in e.losses]) from None
@@ -542,10 +565,22 @@ class WriteReport:
     dropped: list[Loss] = field(default_factory=list)
     #: Eviction hints (IDLE/FREQ) the target version cannot carry; not data.
     dropped_eviction_hints: int = 0
+    #: Empty lists/sets/zsets/hashes (db, key): Redis would skip them on load anyway.
+    skipped_empty: list[tuple[int, bytes]] = field(default_factory=list)
 
     @property
     def lossless(self) -> bool:
         return not self.dropped
+
+
+_COLLECTIONS = (Kind.LIST, Kind.SET, Kind.ZSET, Kind.HASH)
+
+
+def _kept(rec: KeyRecord, version: int) -> bool:
+    """Whether `rec` ends up in the file (for RESIZEDB, which precedes the keys)."""
+    if rec.kind in _COLLECTIONS and not rec.value:
+        return False
+    return strip_key(rec, version) is not None
 
 
 def _group_by_db(keys: Iterable[KeyRecord]):
@@ -582,6 +617,11 @@ def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy
         prelude, groups, stream = [], [], iter(source)
 
     def key_bytes(rec: KeyRecord) -> bytes:
+        if rec.kind in _COLLECTIONS and not rec.value:
+            # Redis deletes empty collections; loaders skip them and redis-check-rdb
+            # calls them corrupt, so they are not written.
+            report.skipped_empty.append((rec.db, rec.key))
+            return b""
         problems = check_key(rec, w.version)
         if problems:
             losses.extend(problems)
@@ -625,7 +665,8 @@ def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy
                 out.write(other_bytes(rec))
         for db, recs in groups:
             out.write(w.select_db(db))
-            out.write(w.resize_db(len(recs), sum(r.expire_ms is not None for r in recs)))
+            kept = [r for r in recs if _kept(r, w.version)]
+            out.write(w.resize_db(len(kept), sum(r.expire_ms is not None for r in kept)))
             for rec in recs:
                 out.write(key_bytes(rec))
         if stream is not None:
