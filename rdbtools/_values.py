@@ -18,7 +18,7 @@ from .blobs import listpack as _listpack
 from .blobs import ziplist as _ziplist
 from .blobs import zipmap as _zipmap
 from .constants import (
-    DOUBLE_NAN, DOUBLE_NEG_INF, DOUBLE_POS_INF, MAX_DECLARED_COUNT, MAX_STRING_BYTES,
+    HFE_EXPIRE_TIME_MAX, DOUBLE_NAN, DOUBLE_NEG_INF, DOUBLE_POS_INF, MAX_DECLARED_COUNT, MAX_STRING_BYTES,
     ModuleOpcode, QuicklistContainer, RdbType, STREAM_ITEM_FLAG_DELETED,
     STREAM_ITEM_FLAG_SAMEFIELDS, VALKEY_TYPE_HASH_2,
 )
@@ -348,7 +348,10 @@ def _v_hash_metadata(d, p, ctx, pre_ga=False):
         v, p = read_string(d, p)
         out.append((f, v))
         if ttl:
-            fexp[f] = ttl if pre_ga else ttl + base - 1
+            at = ttl if pre_ga else ttl + base - 1
+            if at > HFE_EXPIRE_TIME_MAX:
+                raise Bad(f"invalid hash field expire time {at}", p)
+            fexp[f] = at
     return out, fexp, p
 
 
@@ -370,6 +373,8 @@ def _v_hash_listpack_ex(d, p, ctx, pre_ga=False):
         if t.__class__ is not int:
             raise Bad("hash listpack-ex expire time is not an integer", at)
         if t:
+            if t < 0 or t > HFE_EXPIRE_TIME_MAX:
+                raise Bad(f"invalid hash field expire time {t}", at)
             fexp[f] = t
     return out, fexp, q
 
@@ -446,6 +451,27 @@ def _stream_node(items, master_ms, master_seq, at, out):
         raise Bad("stream listpack node ends in the middle of an entry", at) from None
 
 
+def _estimate_entries_read(gid, length, last_id, first_id, max_deleted, added) -> int:
+    """A v1 group's entries-read, estimated from the stream the way Redis does on
+    load (`streamEstimateDistanceFromFirstEverEntry`); -1 when it cannot tell."""
+    if not added:
+        return 0
+    if not length and gid <= last_id:
+        return added
+    if gid != (0, 0) and gid < max_deleted:
+        return -1
+    if gid == last_id:
+        return added
+    if gid > last_id:
+        return -1
+    if max_deleted == (0, 0) or max_deleted < first_id:
+        if gid < first_id:
+            return added - length
+        if gid == first_id:
+            return added - length + 1
+    return -1
+
+
 def _read_id_lens(d, p):
     ms, p = read_len(d, p)
     seq, p = read_len(d, p)
@@ -473,7 +499,9 @@ def _v_stream(d, p, ctx, ver=1):
         max_deleted, p = _read_id_lens(d, p)
         added, p = read_len(d, p)
     else:
-        first_id = entries[0].id if entries else (0, 0)
+        # What Redis does when loading a v1 stream: first id of the live entries
+        # (UINT64_MAX-UINT64_MAX when there is none), no deletions, added = length.
+        first_id = entries[0].id if entries else (_U64_MAX, _U64_MAX)
         max_deleted = (0, 0)
         added = length
     ngroups, p = read_count(d, p, "consumer group")
@@ -485,7 +513,7 @@ def _v_stream(d, p, ctx, ver=1):
             er, p = read_len(d, p)
             entries_read = -1 if er == _U64_MAX else er
         else:
-            entries_read = -1
+            entries_read = _estimate_entries_read(glast, length, last_id, first_id, max_deleted, added)
         npel, p = read_count(d, p, "PEL")
         pel = []
         for _ in range(npel):
@@ -551,6 +579,11 @@ def _v_module_pre_ga(d, p, ctx):
               f"cannot be skipped without the module", at, UnsupportedError)
 
 
+def _v_stream4(d, p, ctx):
+    raise Bad("stream with IDMP data (type 26, Redis 8.6) is not decoded by this reader",
+              p, UnsupportedError)
+
+
 VALUE_READERS = {
     RdbType.STRING: _v_string,
     RdbType.LIST: _v_list,
@@ -577,8 +610,9 @@ VALUE_READERS = {
     RdbType.HASH_LISTPACK_EX_PRE_GA: lambda d, p, ctx: _v_hash_listpack_ex(d, p, ctx, True),
     RdbType.HASH_METADATA: _v_hash_metadata,
     RdbType.HASH_LISTPACK_EX: _v_hash_listpack_ex,
+    RdbType.STREAM_LISTPACKS_4: _v_stream4,
 }
 #: Valkey (magic VALKEY) numbers 22 differently; 23 (PATH_HASH, 9.2 dev) is not decoded.
-VALKEY_VALUE_READERS = {k: v for k, v in VALUE_READERS.items()
-                        if k not in (RdbType.HASH_METADATA_PRE_GA, RdbType.HASH_LISTPACK_EX_PRE_GA)}
+# Valkey's 23 (PATH_HASH, 9.2 dev) and Redis's 24+ are not Valkey types.
+VALKEY_VALUE_READERS = {k: v for k, v in VALUE_READERS.items() if k < 22}
 VALKEY_VALUE_READERS[VALKEY_TYPE_HASH_2] = _v_valkey_hash2

@@ -19,7 +19,8 @@ from ._values import (
 )
 from .constants import (
     CHECK_RDB_TYPE_NAMES, MAGIC_REDIS, MAGIC_VALKEY, RDB_VERSION_CHECKSUM, RDB_VERSION_MAX,
-    RDB_VERSION_MIN, VALKEY_RDB_VERSION_MAX, VALKEY_RDB_VERSION_MIN, ModuleOpcode, Opcode, RdbType,
+    RDB_VERSION_MIN, VALKEY_OPCODE_SLOT_IMPORT, VALKEY_RDB_VERSION_MAX, VALKEY_RDB_VERSION_MIN,
+    ModuleOpcode, Opcode, RdbType,
 )
 from .errors import ChecksumError, CorruptError, FormatError, TruncatedError, UnsupportedError
 from .records import (
@@ -248,7 +249,8 @@ class RdbParser:
                                     continue
                 self._p = p
                 rec = self._parse_record()
-                append(rec)
+                if rec is not None:  # None: a record with nothing to report (slot import)
+                    append(rec)
                 p = self._p
                 if self._done:
                     return
@@ -387,6 +389,17 @@ class RdbParser:
             self._p = p
             self._phase = "read-type"
             return ModuleAux(mid, when, d[body:p], base + start, base + p)
+        if t == VALKEY_OPCODE_SLOT_IMPORT and self.magic == MAGIC_VALKEY:
+            # Valkey 9 atomic slot migration state: job name, then slot ranges. Not data.
+            self._phase = "read-len"
+            _job, p = read_string(d, p)
+            n, p = read_len(d, p)
+            for _ in range(n):
+                _, p = read_len(d, p)
+                _, p = read_len(d, p)
+            self._p = p
+            self._phase = "read-type"
+            return None
         if t == _OP_SLOT_INFO:
             self._phase = "read-len"
             slot, p = read_len(d, p)

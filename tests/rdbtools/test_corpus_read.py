@@ -49,7 +49,9 @@ def _score_eq(a: float, b: float) -> bool:
     return a == b or (math.isnan(a) and math.isnan(b))
 
 
-def _check_stream(got: Stream, want: dict, where: str) -> None:
+def _check_stream(got: Stream, want: dict, where: str, v1: bool = False) -> None:
+    """`v1`: a server before 7.0 wrote it, so it knew no entries-read (the reader
+    estimates it as Redis 7 does on load; test_parser covers the estimate)."""
     assert [(e.id, list(e.fields)) for e in got.entries] == [
         (_id(i), [(_b(f), _b(v)) for f, v in fields]) for i, fields in want["entries"]], where
     assert got.length == want["length"], where
@@ -66,7 +68,8 @@ def _check_stream(got: Stream, want: dict, where: str) -> None:
         assert g.name == _b(wg["name"]), where
         assert g.last_id == _id(wg["last_delivered_id"]), where
         er = wg.get("entries_read")
-        assert g.entries_read == (-1 if er is None else er), where
+        if er is not None or not v1:
+            assert g.entries_read == (-1 if er is None else er), where
         owners = {}
         for c in g.consumers:
             for pid in c.pending:
@@ -77,7 +80,7 @@ def _check_stream(got: Stream, want: dict, where: str) -> None:
             (_b(c["name"]), tuple(_id(i) for i in c["pending"])) for c in wg["consumers"]), where
 
 
-def _check_key(rec, want: dict) -> None:
+def _check_key(rec, want: dict, version: int = 10) -> None:
     where = f"{want['db']}:{want['key']}"
     kind = rec.kind
     assert kind.label == want["type"], where
@@ -101,7 +104,7 @@ def _check_key(rec, want: dict) -> None:
         else:
             assert not rec.field_expires, where
     elif kind is Kind.STREAM:
-        _check_stream(rec.value, v, where)
+        _check_stream(rec.value, v, where, v1=version < 10)
     else:  # pragma: no cover - the versioned dumps hold no module values
         pytest.fail(f"unexpected kind {kind} for {where}")
 
@@ -117,7 +120,7 @@ def test_versioned_dump_matches_truth(corpus_dir, name):
     assert len(got) == len(ds.keys), "duplicate keys"
     assert sorted(got) == sorted((k["db"], _b(k["key"])) for k in truth)
     for want in truth:
-        _check_key(got[(want["db"], _b(want["key"]))], want)
+        _check_key(got[(want["db"], _b(want["key"]))], want, ds.version)
     libs = sorted(f["library_code"].encode() for f in meta["truth"].get("functions", []))
     assert sorted(f.code for f in ds.functions) == libs
 

@@ -313,3 +313,18 @@ def test_load_dataset():
     ds = load(rdb(body))
     assert ds.version == 10 and ds.aux[0].value == b"7.0.15" and len(ds.functions) == 1
     assert ds.db(1)[b"k"].value == b"v" and ds.checksum == crc64(rdb(body)[:-8])
+
+
+def test_v1_group_entries_read_estimate():
+    """Redis 7 estimates a v1 group's entries-read on load; cases worked by hand from
+    `streamEstimateDistanceFromFirstEverEntry`'s rules."""
+    from rdbtools._values import _estimate_entries_read as est
+    # stream of 5 live entries 1-0..5-0, nothing deleted: added = length = 5
+    args = dict(length=5, last_id=(5, 0), first_id=(1, 0), max_deleted=(0, 0), added=5)
+    assert est((5, 0), **args) == 5          # at the last id: everything read
+    assert est((0, 0), **args) == 0          # before the first entry
+    assert est((1, 0), **args) == 1          # exactly the first entry
+    assert est((3, 0), **args) == -1         # in the middle: unknown
+    assert est((9, 0), **args) == -1         # past the end
+    assert est((0, 0), length=0, last_id=(0, 0), first_id=(0, 0), max_deleted=(0, 0), added=0) == 0
+    assert est((2, 0), length=0, last_id=(5, 0), first_id=(0, 0), max_deleted=(0, 0), added=5) == 5
