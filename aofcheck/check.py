@@ -668,15 +668,23 @@ def scan_valid_records(m, start: int, size: int, *, resync: bool = True,
 
 
 def _next_boundary(m, p: int, size: int) -> int:
-    while True:
-        nl = m.find(b"\r\n", p)
-        if nl < 0:
+    """Next offset >= p where a record may start: `*`/`#` right after a line end, or a
+    `*` right after a NUL (zero padding left by a power loss ends without CRLF)."""
+    star = hash_ = -2
+    while p < size:
+        if star < p and star != -1:
+            star = m.find(b"*", p)
+        if hash_ < p and hash_ != -1:
+            hash_ = m.find(b"#", p)
+        cands = [c for c in (star, hash_) if c >= 0]
+        if not cands:
             return size
-        p = nl + 2
-        if p < size and m[p] in (0x2A, 0x23):
-            return p
-        if p >= size:
-            return size
+        c = min(cands)
+        prev = m[c - 1] if c > 0 else 0x0A
+        if prev == 0x0A or (prev == 0 and m[c] == 0x2A):
+            return c
+        p = c + 1
+    return size
 
 
 # -- entry point -------------------------------------------------------------------------

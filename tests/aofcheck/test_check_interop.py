@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from aofcheck.resp import Annotation, Command, iter_events
-from tests.aofcheck.aofgen import (EXEC, MULTI, SEL, SET, make_corpus, normalize, run_ours,
+from tests.aofcheck.aofgen import (EXEC, MULTI, SEL, SET, normalize, run_ours,
                                    run_redis, snapshot)
 
 pytestmark = pytest.mark.interop
@@ -92,11 +92,6 @@ def test_table_truncate_to_timestamp(tmp_path, name, ts):
 
 
 # -- AOFs written by a real server ------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return make_corpus(tmp_path_factory.mktemp("aofcorpus"))
-
 
 def _record_bounds(data: bytes, base: int = 0) -> list[tuple[int, int, object]]:
     return [(ev.offset, ev.end, ev) for ev in iter_events(data[base:], base_offset=base)]
