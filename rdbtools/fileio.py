@@ -98,7 +98,7 @@ def atomic_output(path: str | os.PathLike, *, compress: bool | None = None,
         if compress:
             import lz4.frame
 
-            with lz4.frame.LZ4FrameFile(raw, "wb", closefd=False) as zf:
+            with lz4.frame.LZ4FrameFile(raw, "wb") as zf:
                 yield zf
         else:
             yield raw
