@@ -185,9 +185,10 @@ class _Checker:
 
     # -- the per-file check -------------------------------------------------------------
     def check_single(self, name: str, path: str, last_file: bool, preamble: bool,
-                     role: str) -> FileReport:
+                     role: str, reports: list) -> FileReport:
         o = self.o
         rep = FileReport(name, path, role, "rdb-preamble" if preamble else "resp")
+        reports.append(rep)  # before anything can stop the run, for the JSON report
         writable = o.fix or o.truncate_to_timestamp or o.salvage
         try:
             fd = os.open(path, os.O_RDWR if writable else os.O_RDONLY)
@@ -710,8 +711,8 @@ def check_aof(path: str, opts: CheckOptions) -> AofReport:
             _check_multi_part(ck, lay, rep)
         else:
             opts.out("Start checking Old-Style AOF")
-            fr = ck.check_single(lay.path, lay.path, True, lay.kind == _layout.PREAMBLE, "aof")
-            rep.files.append(fr)
+            fr = ck.check_single(lay.path, lay.path, True, lay.kind == _layout.PREAMBLE, "aof",
+                                 rep.files)
             _final_line(ck, fr, "AOF", lay.path)
     except _Exit as e:
         rep.exit_code = e.code
@@ -757,14 +758,13 @@ def _check_multi_part(ck: _Checker, lay: _layout.Layout, rep: AofReport) -> None
         if info is am.base:
             preamble = _file_is_rdb(ck, fpath)
             ck.out(f"Start to check BASE AOF ({'RDB' if preamble else 'RESP'} format).")
-            fr = ck.check_single(name, fpath, last, preamble, "base")
+            fr = ck.check_single(name, fpath, last, preamble, "base", rep.files)
             prefix = "BASE AOF"
         else:
             if i == (1 if am.base else 0):
                 ck.out("Start to check INCR files.")
-            fr = ck.check_single(name, fpath, last, False, "incr")
+            fr = ck.check_single(name, fpath, last, False, "incr", rep.files)
             prefix = "INCR AOF"
-        rep.files.append(fr)
         _final_line(ck, fr, prefix, name)
     ck.out("All AOF files and manifest are valid")
 
