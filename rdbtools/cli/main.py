@@ -15,8 +15,8 @@ COMMANDS = {
     "convert": "rdbtools.cli.convert:command",
     "check-aof": "aofcheck.cli:command",
     "server": "server.cli:command",
-    "replay": "rdbtools.cli.replay:command",
-    "drill": "rdbtools.cli.drill:command",
+    "replay": "server.cli_replay:command",
+    "drill": "server.cli_drill:command",
 }
 
 
