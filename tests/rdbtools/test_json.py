@@ -254,3 +254,23 @@ def test_every_corpus_rdb_round_trips_through_json(corpus_dir):
         assert kept(back) == kept(original), path
         seen += 1
     assert seen > 20
+
+
+def test_output_matches_the_published_schema(fixtures_dir, corpus_dir):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema_path = fixtures_dir.parent / "docs" / "rdbkit-json.schema.json"
+    schema = json.loads(schema_path.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    paths = sorted((fixtures_dir / "rdb").glob("*.rdb"))
+    paths += [corpus_dir / "redis-rdb-tools-dumps" / "redis_60_with_module_aux.rdb",
+              corpus_dir / "redis-rdb-tools-dumps" / "redis_40_with_module.rdb",
+              corpus_dir / "versions" / "redis-7.4.1" / "dump.rdb"]
+    docs = [to_text(HAND)] + [to_text(list(iter_rdb(p))) for p in paths]
+    for text in docs:
+        for obj in json.loads(text):
+            errors = list(validator.iter_errors(obj))
+            assert not errors, (obj, errors[0].message)
+    # ... and it rejects what the reader rejects.
+    assert list(validator.iter_errors({"db": 0, "key": "k", "type": "zset", "value": [["a", "x"]]}))
+    assert list(validator.iter_errors({"record": "end", "key": "k"}))
