@@ -164,6 +164,13 @@ CASES = {
                              for i in range(120)], Kind.STREAM,
                             _stream(120, lambda i: ((b"f", b"v" * (i % 50)),) if i % 4
                                     else ((b"other", b"y"), (b"z", b"1")))),
+    "stream-wrapping-deltas": ([("XADD", "k", "%d-%d" % i, "f", "v")
+                                for i in ((0, 1), (0, 2**63 + 1), (2**64 - 1, 2**64 - 2))],
+                               Kind.STREAM, Stream(
+                                   entries=tuple(StreamEntry(i, ((b"f", b"v"),)) for i in
+                                                 ((0, 1), (0, 2**63 + 1), (2**64 - 1, 2**64 - 2))),
+                                   length=3, last_id=(2**64 - 1, 2**64 - 2), first_id=(0, 1),
+                                   entries_added=3)),
 }
 
 
