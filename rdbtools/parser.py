@@ -94,7 +94,13 @@ def type_name(rtype: int | None) -> str | None:
 
 
 class RdbParser:
-    """Pull parser over fed bytes; see the module docstring."""
+    """Pull parser over fed bytes; see the module docstring.
+
+    `size_hint` is the total input size when known (a file's size): a record that
+    would need bytes past it fails as truncated at once instead of waiting for
+    input that cannot come. `verify_checksum=False` skips the CRC comparison
+    (fuzzing, salvage); the computed value is still reported in `End`.
+    """
 
     def __init__(self, *, verify_checksum: bool = True, path: str | None = None,
                  size_hint: int | None = None) -> None:
@@ -257,7 +263,7 @@ class RdbParser:
             self._p = p
         except NeedMore as e:
             self._p = start
-            if self._eof:
+            if self._eof or (self.size_hint is not None and base + e.at > self.size_hint):
                 raise self._truncated(e.at, start) from None
             self._need = base + e.at
         except Bad as e:

@@ -4,7 +4,6 @@ decode one DUMP-style value body.
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 from typing import Iterator
@@ -25,10 +24,7 @@ def _chunks(source, chunk_size: int, parser: RdbParser):
         yield bytes(source)
         return
     if isinstance(source, (str, os.PathLike)):
-        try:
-            f = fileio.open_input(source)
-        except OSError:
-            raise
+        f = fileio.open_input(source)
         close = str(source) != "-"
     else:
         f, close = source, False
@@ -47,9 +43,16 @@ def iter_records(source, *, verify_checksum: bool = True,
                  chunk_size: int = fileio.CHUNK_SIZE) -> Iterator:
     """Records of an RDB from a path, `-`, bytes, or a binary file object."""
     path = None
+    size_hint = None
     if isinstance(source, (str, os.PathLike)):
         path = str(source)
-    size_hint = None
+        if path != "-" and os.path.isfile(path) and not fileio.is_lz4(path):
+            try:
+                size_hint = os.path.getsize(path)
+            except OSError:
+                size_hint = None
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        size_hint = len(source)
     parser = RdbParser(verify_checksum=verify_checksum, path=path, size_hint=size_hint)
     chunks = _chunks(source, chunk_size, parser)
     next_events = parser.next_events
