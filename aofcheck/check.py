@@ -361,79 +361,97 @@ class _Checker:
 
     # -- fast path ------------------------------------------------------------------
     def _fast(self, m, size, p, multi, pos, cmds, cmds_at_pos):
-        """Consume canonical commands; stop (without consuming) at anything else."""
+        """Consume canonical commands; stop (without consuming) at anything else.
+
+        Only whole commands are committed, so bailing out anywhere (an IndexError past
+        the end included) leaves the faithful emulation to redo that one record.
+        """
         find = m.find
+        crlf = b"\r\n"
         line = self.line
-        epos = self.epos
-        last_dollar = last_argc = -1
-        while p < size and m[p] == 0x2A:
-            e = find(b"\r\n", p + 1, p + 2 + _FAST_DIGITS)
-            if e < 0:
-                break
-            s = m[p + 1:e]
-            if not s.isdigit():
-                break
-            argc = int(s)
-            if argc <= 0:
-                break
-            q = e + 2
-            ok = True
-            first = True
-            verb = None
-            for _ in range(argc):
-                if q >= size or m[q] != 0x24:
-                    ok = False
-                    break
-                e = find(b"\r\n", q + 1, q + 2 + _FAST_DIGITS)
+        last = -1                         # start of the last command consumed
+        try:
+            while m[p] == 0x2A:
+                e = find(crlf, p, p + 20)
                 if e < 0:
-                    ok = False
+                    break
+                s = m[p + 1:e]
+                if not s.isdigit():
+                    break
+                argc = int(s)
+                # first argument apart: MULTI/EXEC tracking needs it
+                q = e + 2
+                if argc <= 0 or m[q] != 0x24:
+                    break
+                e = find(crlf, q, q + 20)
+                if e < 0:
                     break
                 s = m[q + 1:e]
                 if not s.isdigit():
-                    ok = False
                     break
                 n = int(s)
                 body = e + 2
                 q = body + n
-                if q + 2 > size or m[q:q + 2] != b"\r\n":
-                    ok = False
+                if m[q:q + 2] != crlf:
                     break
-                if first:
-                    first = False
-                    if n == 4 or n == 5:
-                        verb = m[body:q].lower()
-                    elif n > 5 and (m[body + 4] == 0 or m[body + 5] == 0):
-                        ok = False  # "exec\0..." / "multi\0...": let the emulation decide
-                        break
-                last_dollar = n
-                epos = body
+                if n >= 5 and (m[body + 4] == 0 or (n > 5 and m[body + 5] == 0)):
+                    break  # "exec\0..." / "multi\0...": the emulation decides
+                verb = m[body:q].lower() if n == 4 or n == 5 else None
                 q += 2
-            if not ok:
+                for _ in range(argc - 1):
+                    if m[q] != 0x24:
+                        break
+                    e = find(crlf, q, q + 20)
+                    if e < 0:
+                        break
+                    s = m[q + 1:e]
+                    if not s.isdigit():
+                        break
+                    q = e + 2 + int(s)
+                    if m[q:q + 2] != crlf:
+                        break
+                    q += 2
+                else:
+                    if verb is not None:
+                        if verb == b"multi":
+                            if multi:
+                                break
+                            multi = 1
+                        elif verb == b"exec":
+                            if multi != 1:
+                                break
+                            multi = 0
+                    line += 1 + 2 * argc
+                    last = p
+                    p = q
+                    cmds += 1
+                    if not multi:
+                        pos = p
+                        cmds_at_pos = cmds
+                    continue
                 break
-            if verb is not None:
-                if verb == b"multi":
-                    if multi:
-                        break
-                    multi = 1
-                elif verb == b"exec":
-                    if multi != 1:
-                        break
-                    multi = 0
-            line += 1 + 2 * argc
-            last_argc = argc
-            p = q
-            cmds += 1
-            if not multi:
-                pos = p
-                cmds_at_pos = cmds
+        except IndexError:
+            pass
         self.line = line
-        self.epos = epos
-        if last_dollar >= 0:
-            fake = b"$%d\r\n\0" % last_dollar
-            self._stale[0x24][:len(fake)] = fake
-            fake = b"*%d\r\n\0" % last_argc
-            self._stale[0x2A][:len(fake)] = fake
+        if last >= 0:
+            self._after_fast(m, last)
         return p, multi, pos, cmds, cmds_at_pos
+
+    def _after_fast(self, m, start):
+        """Set epos and the stale fgets buffers as the C tool would have left them after
+        reading the command at `start` (only its last argument matters)."""
+        e = m.find(b"\r\n", start)
+        argc = int(m[start + 1:e])
+        q = e + 2
+        n = 0
+        for _ in range(argc):
+            e = m.find(b"\r\n", q)
+            n = int(m[q + 1:e])
+            self.epos = e + 2
+            q = e + 4 + n
+        for prefix, value in ((0x24, n), (0x2A, argc)):
+            fake = b"%c%d\r\n\0" % (prefix, value)
+            self._stale[prefix][:len(fake)] = fake
 
     # -- faithful emulation ------------------------------------------------------------
     def _fgets(self, m, size, p, bufsize):

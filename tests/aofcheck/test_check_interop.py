@@ -53,6 +53,8 @@ TABLE = {
     "strtol-lenient": b"* 3\r\n$ 3\r\nset\r\n$+1\r\na\r\n$1\r\nb\r\n",
     "empty-count": b"*\r\n" + SET,
     "multi-nul": b"*1\r\n$7\r\nmulti\0x\r\n" + SET,
+    "exec-nul": MULTI + SET + b"*1\r\n$5\r\nexec\0\r\n" + SET,
+    "exec-nul-stray": SET + b"*1\r\n$5\r\nexec\0\r\n" + SET,
     "multi-annotation-eof": MULTI + SET + b"#TS:5\r\n",
     "zero-padding": SEL + SET + b"\0" * 4096,
     "long-annotation": b"#" + b"x" * 1500 + b"\r\n" + SET,
