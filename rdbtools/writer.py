@@ -30,8 +30,9 @@ from .errors import UnsupportedError
 from .records import (Dataset, Function, KeyRecord, ModuleAux, ModuleValue, ResizeDb,
                       SelectDb, Stream)
 
-__all__ = ["RdbWriter", "encode_value", "write_rdb", "WriteReport", "LossyConversion",
-           "Loss", "encode_len", "encode_string", "WRITE_VERSION_MIN", "WRITE_VERSION_MAX", "REDIS_VER_FOR"]
+__all__ = ["RdbWriter", "encode_value", "write_rdb", "WriteReport", "LossyConversion", "Loss",
+           "encode_len", "encode_string", "WRITE_VERSION_MIN", "WRITE_VERSION_MAX",
+           "REDIS_VER_FOR"]
 
 WRITE_VERSION_MIN = 6
 WRITE_VERSION_MAX = 12
@@ -50,7 +51,12 @@ _LEN32_MAX = 0xFFFFFFFF
 #: d2string()/rdbSaveDoubleValue() print integral doubles in this range as integers.
 _DOUBLE2LL_LIMIT = float(1 << 62)          # Redis >= 7.0 (double2ll)
 _OLD_INT_DOUBLE_LIMIT = float(1 << 52)     # Redis <= 6.2
-_INT64 = 1 << 64
+#: Stream IDs and deltas are uint64: arithmetic on them wraps modulo this.
+_U64_SPAN = 1 << 64
+
+
+def _cannot(what: str, need: int, version: int) -> LossyConversion:
+    return LossyConversion([Loss(None, None, f"{what} need RDB {need} (target {version})")])
 
 
 def _check_version(version: int) -> int:
@@ -76,7 +82,7 @@ def encode_len(n: int, version: int = 10) -> bytes:
         return b"\x80" + C.U32_BE.pack(n)
     if version < 8:
         raise UnsupportedError(f"length {n} needs 64-bit lengths, which RDB {version} lacks")
-    if n >= _INT64:
+    if n >= _U64_SPAN:
         raise ValueError(f"RDB length {n} exceeds 64 bits")
     return b"\x81" + C.U64_BE.pack(n)
 
@@ -116,13 +122,13 @@ def _stream_id_raw(sid) -> bytes:
 
 
 def _signed64(v: int) -> int:
-    v &= _INT64 - 1
-    return v - _INT64 if v >= 1 << 63 else v
+    v &= _U64_SPAN - 1
+    return v - _U64_SPAN if v >= 1 << 63 else v
 
 
 def _shortest_text(x: float) -> bytes:
     """fpconv_dtoa's layout (Redis >= 7.2) of the shortest round-trip digits."""
-    sign, digits, k = Decimal(repr(abs(x))).as_tuple()
+    _, digits, k = Decimal(repr(abs(x))).as_tuple()
     text = "".join(map(str, digits)).rstrip("0")
     k += len(digits) - len(text)
     n = len(text)
@@ -374,7 +380,7 @@ def _stream_nodes(entries) -> list[tuple[tuple[int, int], bytes]]:
 
 def _encode_stream(s: Stream, version: int, compress: bool):
     if version < 9:
-        raise LossyConversion([Loss(None, None, f"streams need RDB 9 (target {version})")])
+        raise _cannot("streams", 9, version)
     rtype = (RdbType.STREAM_LISTPACKS_3 if version >= 11 else
              RdbType.STREAM_LISTPACKS_2 if version >= 10 else RdbType.STREAM_LISTPACKS)
     L = lambda n: encode_len(n, version)  # noqa: E731
@@ -396,7 +402,7 @@ def _encode_stream(s: Stream, version: int, compress: bool):
         out.append(encode_string(g.name, compress, version))
         out.append(L(g.last_id[0]) + L(g.last_id[1]))
         if rtype >= RdbType.STREAM_LISTPACKS_2:
-            out.append(L(g.entries_read & (_INT64 - 1)))
+            out.append(L(g.entries_read & (_U64_SPAN - 1)))
         pel = sorted(g.pending, key=lambda p: p.id)
         out.append(L(len(pel)))
         for p in pel:
@@ -429,13 +435,13 @@ def encode_value(kind: Kind, value, *, version: int = C.RDB_VERSION_DEFAULT_WRIT
         return _encode_zset(value, version, compress)
     if kind is Kind.HASH:
         if field_expires and version < 12 and any(t is not None for t in field_expires.values()):
-            raise LossyConversion([Loss(None, None, f"hash field TTLs need RDB 12 (target {version})")])
+            raise _cannot("hash field TTLs", 12, version)
         return _encode_hash(value, version, compress, field_expires)
     if kind is Kind.STREAM:
         return _encode_stream(value, version, compress)
     if kind is Kind.MODULE:
         if version < 8:
-            raise LossyConversion([Loss(None, None, f"module values need RDB 8 (target {version})")])
+            raise _cannot("module values", 8, version)
         if not isinstance(value, ModuleValue):
             raise TypeError("module values are written from ModuleValue.raw")
         return RdbType.MODULE_2, encode_len(value.module_id, version) + bytes(value.raw)
@@ -518,12 +524,12 @@ class RdbWriter:
 
     def function(self, code: bytes) -> bytes:
         if self.version < 10:
-            raise LossyConversion([Loss(None, None, f"functions need RDB 10 (target {self.version})")])
+            raise _cannot("functions", 10, self.version)
         return self._emit(bytes((Opcode.FUNCTION2,)) + self._str(code))
 
     def module_aux(self, rec: ModuleAux) -> bytes:
         if self.version < 9:
-            raise LossyConversion([Loss(None, None, f"module aux data needs RDB 9 (target {self.version})")])
+            raise _cannot("module aux data", 9, self.version)
         return self._emit(bytes((Opcode.MODULE_AUX,)) + self._len(rec.module_id)
                           + self._len(C.ModuleOpcode.UINT) + self._len(rec.when) + bytes(rec.raw))
 
@@ -656,7 +662,7 @@ def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy
             return w.module_aux(rec)
         return b""
 
-    with atomic_output(path, inputs=tuple(inputs), compress=False) as out:
+    with atomic_output(path, inputs=tuple(inputs)) as out:
         out.write(w.header())
         out.write(w.default_aux(ctime=ctime))
         after = [r for r in prelude if isinstance(r, ModuleAux) and r.when == 2]

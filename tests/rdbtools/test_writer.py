@@ -533,3 +533,11 @@ def test_corpus_rewritten_v10_loads_with_same_digest(corpus_dir, tmp_path):
         assert _digest_of(out, tmp_path / f"ours{i}") == want, path
         checked += 1
     assert checked >= 25
+
+
+def test_lz4_output_is_compressed_and_readable(fixtures_dir, tmp_path):
+    ds = reader.load(fixtures_dir / "rdb" / "all-types.rdb")
+    out = tmp_path / "out.rdb.lz4"
+    write_rdb(out, ds)
+    assert out.read_bytes()[:4] == b"\x04\x22\x4d\x18"
+    assert norm_dataset(reader.load(out), 10) == norm_dataset(ds, 10)
