@@ -130,7 +130,9 @@ class RdbParser:
     # ------------------------------------------------------------------ input side
     @property
     def offset(self) -> int:
-        """Absolute offset of the next unread byte."""
+        """Absolute offset of the next byte not yet handed out in a record."""
+        if self._queue:
+            return self._queue[0].offset
         return self._base + self._p
 
     @property
@@ -230,8 +232,10 @@ class RdbParser:
         base = self._base
         limit = self._p + _BATCH_BYTES
         append = out.append
-        mk = _fast_keyrecord
+        new, cls = _new, KeyRecord
+        s_db, s_key, s_type, s_value, s_exp, s_idle, s_freq, s_fexp, s_off, s_end = _KR_SETTERS
         string_type = _STRING
+        db = self.db
         p = start = self._p
         try:
             if self.version is None:
@@ -239,25 +243,26 @@ class RdbParser:
                 p = self._p
             while p < limit:
                 start = p
-                # Fast path: a plain string key with short raw key and value.
+                # Fast path: a plain string key with short raw key and value; the
+                # record is filled in place (see _fast_keyrecord for why).
                 if p + 2 < n and d[p] == 0:
-                    b = d[p + 1]
-                    if b < 64:
-                        kend = p + 2 + b
-                        if kend < n:
-                            c = d[kend]
-                            if c < 64:
-                                vend = kend + 1 + c
-                                if vend <= n:
-                                    append(mk(self.db, d[p + 2:kend], string_type, d[kend + 1:vend],
-                                              None, None, None, None, base + start, base + vend))
-                                    p = vend
-                                    continue
+                    kend = p + 2 + d[p + 1]
+                    if kend < n and d[p + 1] < 64:
+                        vend = kend + 1 + d[kend]
+                        if vend <= n and d[kend] < 64:
+                            o = new(cls)
+                            s_db(o, db); s_key(o, d[p + 2:kend]); s_type(o, string_type)
+                            s_value(o, d[kend + 1:vend]); s_exp(o, None); s_idle(o, None)
+                            s_freq(o, None); s_fexp(o, None); s_off(o, base + p); s_end(o, base + vend)
+                            append(o)
+                            p = vend
+                            continue
                 self._p = p
                 rec = self._parse_record()
                 if rec is not None:  # None: a record with nothing to report (slot import)
                     append(rec)
                 p = self._p
+                db = self.db
                 if self._done:
                     return
             self._p = p
