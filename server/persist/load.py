@@ -1,0 +1,411 @@
+"""Boot-time loading: the AOF (multi-part, legacy single file, preamble) or `dump.rdb`.
+
+Replay drives `Engine.execute` with one fake client per file, fed by aofcheck's RESP
+reader in the server's lenient mode (bulk CRLFs are not checked, as Redis's loader
+does not check them). Outcomes follow Redis 7.0 (formats.md §8.4, §8.5, §10): a
+truncated last command (or an open MULTI at EOF) is cut when `aof-load-truncated` is
+on, and only in the last file; format errors and unknown commands refuse to start. Log
+lines are worded as 7.0 words them; the offset is added on a line of its own.
+
+One deliberate difference: with `appendonly yes`, no AOF yet and a `dump.rdb`
+present, Redis 7.0 starts empty (and the first rewrite then destroys the dump's
+data); we load the dump and the first BASE is written from it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from aofcheck.errors import AofError, RespCorrupt, RespTruncated
+from aofcheck.layout import PREAMBLE, RESP, detect
+from aofcheck.manifest import BASE, INCR, AofInfo, Manifest, format_line, parse_manifest
+from aofcheck.resp import DONE, NEED_DATA, Annotation, RespParser
+from rdbtools.errors import FormatError, TruncatedError
+
+from .snapshot import load_rdb, loading
+
+__all__ = ["AofLoadError", "LoadProgress", "ReplayResult", "replay_file", "replay_files",
+           "load_dump", "load_aof_dir", "migrate_old_aof", "boot", "BootResult",
+           "is_rdb_head"]
+
+CHUNK = 1 << 20
+RDB_MAGIC = b"REDIS"
+FIX_HINT = "make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>"
+
+
+class AofLoadError(AofError):
+    """Loading must stop and the server must not start; `lines` are what Redis logs."""
+
+    def __init__(self, reason: str, offset: int | None = None, *, path: str | None = None,
+                 lines: list[str] | None = None, phase: str | None = "load-aof") -> None:
+        super().__init__(reason, offset, phase=phase, path=path)
+        self.lines = lines or [reason]
+
+
+def _nolog(msg: str, mark: str = "*") -> None:
+    pass
+
+
+class LoadProgress:
+    """What INFO shows while loading (the loop may serve `-LOADING` meanwhile)."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.start_time = 0.0
+        self.total_bytes = 0
+        self.loaded_bytes = 0
+        self._base = 0          # bytes of files already finished
+        self.keys_loaded = 0    # rdb_last_load_keys_loaded
+        self.keys_expired = 0   # rdb_last_load_keys_expired
+
+    def begin(self, total: int) -> None:
+        self.active = True
+        self.start_time = time.time()
+        self.total_bytes = total
+        self.loaded_bytes = 0
+        self._base = 0
+
+    def at(self, offset_in_file: int) -> None:
+        self.loaded_bytes = self._base + offset_in_file
+
+    def file_done(self, size: int) -> None:
+        self._base += size
+        self.loaded_bytes = self._base
+
+    def end(self) -> None:
+        self.active = False
+
+    def info_fields(self) -> list[tuple[str, object]]:
+        """The `loading_*` lines Redis adds to INFO persistence while loading."""
+        if not self.active:
+            return []
+        elapsed = time.time() - self.start_time
+        perc = self.loaded_bytes * 100.0 / self.total_bytes if self.total_bytes else 0.0
+        if elapsed > 0 and self.loaded_bytes:
+            eta = int((self.total_bytes - self.loaded_bytes) / (self.loaded_bytes / elapsed))
+        else:
+            eta = 1
+        return [("loading_start_time", int(self.start_time)),
+                ("loading_total_bytes", self.total_bytes),
+                ("loading_rdb_used_mem", 0),
+                ("loading_loaded_bytes", self.loaded_bytes),
+                ("loading_loaded_perc", "%.2f" % perc),
+                ("loading_eta_seconds", eta)]
+
+
+@dataclass
+class ReplayResult:
+    commands: int = 0
+    truncated_at: int | None = None     # where a short read was cut (in memory or on disk)
+    stopped_at_timestamp: bool = False  # --truncate-to-timestamp reached
+    had_rdb: bool = False
+    keys_loaded: int = 0
+    keys_expired: int = 0
+
+
+def is_rdb_head(head: bytes) -> bool:
+    return head[:5] == RDB_MAGIC
+
+
+def replay_file(engine, path: str, *, name: str | None = None, is_last: bool = True,
+                load_truncated: bool = True, fix_on_disk: bool = True,
+                stop_after_ts: int | None = None, log=_nolog,
+                progress: LoadProgress | None = None, preamble_log: str = "preamble"
+                ) -> ReplayResult:
+    """Replay one AOF file (RDB part first if it starts with `REDIS`) into `engine`.
+
+    `fix_on_disk=False` (offline tools) never modifies the file. `stop_after_ts` stops at
+    the first `#TS:` annotation later than it (point-in-time recovery).
+    """
+    name = name or os.path.basename(path)
+    res = ReplayResult()
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise AofLoadError("Fatal error: can't open the append log file %s for reading: %s"
+                           % (name, e.strerror), path=path) from e
+    with f:
+        head = f.read(5)
+        f.seek(0)
+        base = 0
+        if is_rdb_head(head):
+            log("Reading RDB base file on AOF loading..." if preamble_log == "base"
+                else "Reading RDB preamble from AOF file...")
+            try:
+                st = load_rdb(engine, f, aof_preamble=True, path=path,
+                              progress=progress.at if progress else None)
+            except FormatError as e:
+                first = ("Short read or OOM loading DB. Unrecoverable error, aborting now."
+                         if isinstance(e, TruncatedError) else
+                         "Bad RDB part in the append only file %s, aborting now." % name)
+                raise AofLoadError(first, e.offset, path=path,
+                                   lines=[first, "Error reading the RDB part of %s: %s"
+                                          % (name, e)]) from e
+            log("Done loading RDB, keys loaded: %d, keys expired: %d."
+                % (st.keys_loaded, st.keys_expired))
+            if preamble_log != "base":
+                log("Reading the remaining AOF tail...")
+            res.had_rdb = True
+            res.keys_loaded, res.keys_expired = st.keys_loaded, st.keys_expired
+            base = st.end_offset
+            f.seek(base)
+        _replay_resp(engine, f, path, name, base, res, is_last=is_last,
+                     load_truncated=load_truncated, fix_on_disk=fix_on_disk,
+                     stop_after_ts=stop_after_ts, log=log, progress=progress)
+    return res
+
+
+def _replay_resp(engine, f, path, name, base, res, *, is_last, load_truncated, fix_on_disk,
+                 stop_after_ts, log, progress) -> None:
+    parser = RespParser(base_offset=base, check_crlf=False, path=path)
+    client = engine.new_client(addr="", fd=-1)
+    client.authenticated = True
+    commands = engine.commands
+    execute = engine.execute
+    eof = False
+    try:
+        with loading(engine):
+            while True:
+                try:
+                    ev = parser.next_event()
+                except RespTruncated as e:
+                    _short_read(engine, path, name, e.valid_up_to, parser.in_multi, res,
+                                is_last=is_last, load_truncated=load_truncated,
+                                fix_on_disk=fix_on_disk, log=log)
+                    return
+                except RespCorrupt as e:
+                    raise AofLoadError(
+                        "Bad file format reading the append only file %s: %s" % (name, FIX_HINT),
+                        e.offset, path=path,
+                        lines=["Bad file format reading the append only file %s: %s"
+                               % (name, FIX_HINT),
+                               "AOF format error at offset %d (0x%x): %s"
+                               % (e.offset, e.offset, e.reason)]) from e
+                if ev is NEED_DATA:
+                    if eof:
+                        parser.feed_eof()
+                        continue
+                    data = f.read(CHUNK)
+                    if data:
+                        parser.feed(data)
+                        if progress is not None:
+                            progress.at(parser.offset)
+                    else:
+                        eof = True
+                        parser.feed_eof()
+                    continue
+                if ev is DONE:
+                    return
+                if type(ev) is Annotation:
+                    ts = ev.timestamp
+                    if stop_after_ts is not None and ts is not None and ts > stop_after_ts:
+                        res.stopped_at_timestamp = True
+                        return
+                    continue
+                argv = ev.args
+                if argv[0].lower() not in commands:
+                    shown = argv[0].decode("utf-8", "replace")
+                    raise AofLoadError(
+                        "Unknown command '%s' reading the append only file %s" % (shown, name),
+                        ev.offset, path=path)
+                execute(client, argv)
+                res.commands += 1
+    finally:
+        if client.multi is not None:
+            engine.discard(client)
+        engine.free_client(client)
+
+
+def _short_read(engine, path, name, valid_up_to, in_multi, res, *, is_last, load_truncated,
+                fix_on_disk, log) -> None:
+    lines = []
+    if in_multi:
+        lines.append(("Revert incomplete MULTI/EXEC transaction in AOF file %s" % name, "#"))
+    if not load_truncated:
+        for m, k in lines:
+            log(m, k)
+        msg = ("Unexpected end of file reading the append only file %s. You can: 1) Make a "
+               "backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. "
+               "2) Alternatively you can set the 'aof-load-truncated' configuration option to "
+               "yes and restart the server." % name)
+        raise AofLoadError(msg, valid_up_to, path=path,
+                           lines=[msg, "The last complete command ends at offset %d"
+                                  % valid_up_to])
+    lines += [("!!! Warning: short read while loading the AOF file %s!!!" % name, "#"),
+              ("!!! Truncating the AOF %s at offset %d !!!" % (name, valid_up_to), "#")]
+    for m, k in lines:
+        log(m, k)
+    if fix_on_disk:
+        try:
+            os.truncate(path, valid_up_to)
+        except OSError as e:
+            msg = "Error truncating the AOF file %s: %s" % (name, e.strerror)
+            raise AofLoadError(msg, valid_up_to, path=path) from e
+    log("AOF %s loaded anyway because aof-load-truncated is enabled" % name, "#")
+    res.truncated_at = valid_up_to
+    if not is_last:
+        raise AofLoadError("Fatal error: the truncated file is not the last file",
+                           valid_up_to, path=path)
+
+
+def replay_files(engine, dirpath: str, manifest: Manifest, *, load_truncated: bool = True,
+                 fix_on_disk: bool = True, stop_after_ts: int | None = None, log=_nolog,
+                 progress: LoadProgress | None = None) -> list[ReplayResult]:
+    """Base then incr files of a manifest (history ignored), as loadAppendOnlyFiles()."""
+    files = manifest.files_to_load()
+    sizes = []
+    for info in files:
+        p = os.path.join(dirpath, info.fsname)
+        try:
+            sizes.append(os.stat(p).st_size)
+        except OSError as e:
+            raise AofLoadError("Unable to obtain the AOF file %s length. stat: %s"
+                               % (info.fsname, e.strerror), path=p) from e
+    out: list[ReplayResult] = []
+    if not files or sum(sizes) == 0:
+        return out
+    if progress is not None:
+        progress.begin(sum(sizes))
+    t0 = time.time()
+    for i, info in enumerate(files):
+        p = os.path.join(dirpath, info.fsname)
+        is_base = info.type == BASE
+        r = replay_file(engine, p, name=info.fsname, is_last=i == len(files) - 1,
+                        load_truncated=load_truncated, fix_on_disk=fix_on_disk,
+                        stop_after_ts=stop_after_ts, log=log, progress=progress,
+                        preamble_log="base" if is_base else "preamble")
+        if progress is not None:
+            progress.file_done(sizes[i])
+        log("DB loaded from %s file %s: %.3f seconds"
+            % ("base" if is_base else "incr", info.fsname, time.time() - t0))
+        out.append(r)
+        if r.stopped_at_timestamp:
+            break
+    log("DB loaded from append only file: %.3f seconds" % (time.time() - t0))
+    return out
+
+
+def read_manifest(path: str) -> Manifest:
+    with open(path, "rb") as f:
+        data = f.read()
+    return parse_manifest(data, path=path)
+
+
+def migrate_old_aof(dirpath: str, filename: str, dirname: str, log=_nolog) -> bool:
+    """Move a pre-7.0 single-file AOF into the AOF dir as its base (Redis's upgrade rule)."""
+    from ._durable import write_durably
+    from rdbtools.fileio import fsync_dir
+
+    old = os.path.join(dirpath, filename)
+    if not os.path.isfile(old):
+        return False
+    aofdir = os.path.join(dirpath, dirname)
+    mpath = os.path.join(aofdir, filename + ".manifest")
+    if os.path.isdir(aofdir) and os.path.exists(mpath):
+        m = read_manifest(mpath)
+        only_old_base = (m.base is not None and not m.incrs and m.base.fsname == filename
+                         and not os.path.exists(os.path.join(aofdir, filename)))
+        if not ((m.base is None and not m.incrs) or only_old_base):
+            return False
+    os.makedirs(aofdir, exist_ok=True)
+    m = Manifest(base=AofInfo(os.fsencode(filename), 1, BASE))
+    write_durably(mpath, format_line(m.base),
+                  tmp=os.path.join(aofdir, "temp-" + filename + ".manifest"))
+    os.replace(old, os.path.join(aofdir, filename))
+    fsync_dir(aofdir)
+    fsync_dir(dirpath)
+    log("Successfully migrated an old-style AOF file (%s) into the AOF directory (%s)."
+        % (filename, dirname))
+    return True
+
+
+def load_dump(engine, path: str, *, log=_nolog, progress: LoadProgress | None = None):
+    """Load `dump.rdb` as a master would; errors are the reader's, located with the path."""
+    size = os.path.getsize(path)
+    if progress is not None:
+        progress.begin(size)
+    t0 = time.time()
+    try:
+        st = load_rdb(engine, path, path=path, progress=progress.at if progress else None)
+    except FormatError as e:
+        log("Short read or OOM loading DB. Unrecoverable error, aborting now."
+            if isinstance(e, TruncatedError)
+            else "Fatal error loading the DB: %s. Exiting." % e.reason, "#")
+        raise
+    ver = st.aux.get(b"redis-ver")
+    if ver:
+        log("Loading RDB produced by version %s" % ver.decode("utf-8", "replace"))
+    log("Done loading RDB, keys loaded: %d, keys expired: %d."
+        % (st.keys_loaded, st.keys_expired))
+    log("DB loaded from disk: %.3f seconds" % (time.time() - t0))
+    if progress is not None:
+        progress.keys_loaded, progress.keys_expired = st.keys_loaded, st.keys_expired
+    return st
+
+
+def load_aof_dir(engine, dirpath: str, filename: str, dirname: str, *,
+                 load_truncated: bool = True, log=_nolog,
+                 progress: LoadProgress | None = None) -> Manifest | None:
+    """Upgrade, read the manifest, replay: None when there is no AOF at all."""
+    migrate_old_aof(dirpath, filename, dirname, log)
+    aofdir = os.path.join(dirpath, dirname)
+    mpath = os.path.join(aofdir, filename + ".manifest")
+    if not os.path.exists(mpath):
+        return None
+    m = read_manifest(mpath)
+    if m.base is None and not m.incrs:
+        return m
+    replay_files(engine, aofdir, m, load_truncated=load_truncated, log=log,
+                 progress=progress)
+    return m
+
+
+@dataclass
+class BootResult:
+    source: str                       # "aof", "rdb", "rdb-for-aof" or "none"
+    manifest: Manifest | None = None
+    aof: object = None                # the started AofManager when appendonly is on
+    log: list = field(default_factory=list)
+
+
+def boot(engine, *, log=_nolog, progress: LoadProgress | None = None,
+         start_aof: bool = True) -> BootResult:
+    """loadDataFromDisk(): the three cases of issue 6. Raises AofLoadError/FormatError
+    (the caller logs and exits 1); on success with AOF on, returns the started manager."""
+    cfg = engine.config
+    dirpath = cfg.get("dir") or os.getcwd()
+    progress = progress or LoadProgress()
+    engine.loading_progress = progress
+    try:
+        if cfg.get("appendonly") == "yes":
+            filename, dirname = cfg.get("appendfilename"), cfg.get("appenddirname")
+            m = load_aof_dir(engine, dirpath, filename, dirname,
+                             load_truncated=cfg.get("aof-load-truncated") == "yes", log=log,
+                             progress=progress)
+            source = "aof"
+            if m is None or (m.base is None and not m.incrs):
+                dump = os.path.join(dirpath, cfg.get("dbfilename"))
+                if os.path.isfile(dump):
+                    log("No AOF found but %s exists: loading it so the first AOF base keeps "
+                        "its data (Redis 7.0 would start empty here)" % cfg.get("dbfilename"),
+                        "#")
+                    load_dump(engine, dump, log=log, progress=progress)
+                    source = "rdb-for-aof"
+                else:
+                    source = "none"
+            res = BootResult(source, m)
+            if start_aof:
+                from .aof import AofManager
+
+                res.aof = AofManager.from_config(engine, log=log)
+                res.aof.start()
+            return res
+        dump = os.path.join(dirpath, cfg.get("dbfilename"))
+        if os.path.isfile(dump):
+            load_dump(engine, dump, log=log, progress=progress)
+            return BootResult("rdb")
+        return BootResult("none")
+    finally:
+        progress.end()

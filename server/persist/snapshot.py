@@ -1,0 +1,263 @@
+"""Engine keyspace <-> RDB, through rdbtools' writer and reader.
+
+The server's own bridge (`server.objects.to_record` / `from_record`) does the value
+conversion, so a snapshot and DEBUG DIGEST can never disagree about what a value is.
+Saving streams the file key by key (a fork child must not build a second copy of the
+dataset); loading applies Redis 7.0's master rules: keys already expired are dropped
+unless the RDB is an AOF preamble/base, duplicate keys and out-of-range databases are
+fatal, module values cannot be held.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from rdbtools.constants import Kind, RdbType
+from rdbtools.errors import CorruptError, UnsupportedError
+from rdbtools.reader import iter_records
+from rdbtools.records import Aux, End, Function, KeyRecord, ModuleAux
+from rdbtools.writer import RdbWriter
+
+from ..db import Database
+from ..objects import from_record, to_record
+from ._durable import ChunkedWriter, replace_durably
+
+__all__ = ["LoadStats", "SaveStats", "iter_key_records", "write_snapshot", "snapshot_bytes",
+           "save_rdb", "load_rdb", "loading", "SERVER_VERSION"]
+
+#: What `redis-ver` says in our files: the server imitates 7.0.15 (RDB 10).
+SERVER_VERSION = "7.0.15"
+RDB_VERSION = 10
+
+# The record type only tells the writer the kind; it picks the real encoding itself.
+_TYPE_FOR_KIND = {Kind.STRING: RdbType.STRING, Kind.LIST: RdbType.LIST_QUICKLIST_2,
+                  Kind.SET: RdbType.SET, Kind.ZSET: RdbType.ZSET_LISTPACK,
+                  Kind.HASH: RdbType.HASH, Kind.STREAM: RdbType.STREAM_LISTPACKS_3}
+_COLLECTIONS = (Kind.LIST, Kind.SET, Kind.ZSET, Kind.HASH)
+
+
+@dataclass
+class SaveStats:
+    keys: int = 0
+    expires: int = 0
+    bytes: int = 0
+    functions: int = 0
+
+
+@dataclass
+class LoadStats:
+    keys_loaded: int = 0
+    keys_expired: int = 0
+    end_offset: int = 0          # byte after the CRC: where an AOF's RESP tail starts
+    version: int | None = None
+    aux: dict[bytes, bytes] = field(default_factory=dict)
+    functions: int = 0
+
+
+def iter_key_records(engine):
+    """Every key as a KeyRecord, db by db (expired-but-unreclaimed keys included, as
+    rdbSave writes them: the loader decides)."""
+    for db in engine.dbs:
+        expires = db.expires
+        for key, v in db.data.items():
+            kind, value, fexp = to_record(v)
+            yield KeyRecord(db.id, key, _TYPE_FOR_KIND[kind], value, expires.get(key),
+                            None, None, fexp)
+
+
+def write_snapshot(engine, out, *, aof_base: bool = False, compress: bool = True,
+                   checksum: bool = True, ctime: int | None = None,
+                   used_mem: int = 0) -> SaveStats:
+    """Write the whole dataset as an RDB 10 to `out` (anything with `write(bytes)`)."""
+    w = RdbWriter(RDB_VERSION, compress=compress, checksum=checksum)
+    st = SaveStats()
+    write = out.write
+    write(w.header())
+    write(w.aux("redis-ver", SERVER_VERSION))
+    write(w.aux("redis-bits", "64"))
+    write(w.aux("ctime", str(int(time.time()) if ctime is None else ctime)))
+    write(w.aux("used-mem", str(used_mem)))
+    write(w.aux("aof-base", "1" if aof_base else "0"))
+    for code in engine.functions.values():
+        write(w.function(code))
+        st.functions += 1
+    for db in engine.dbs:
+        if not db.data:
+            continue
+        write(w.select_db(db.id))
+        write(w.resize_db(len(db.data), len(db.expires)))
+        expires = db.expires
+        for key, v in db.data.items():
+            kind, value, fexp = to_record(v)
+            if kind in _COLLECTIONS and not value:
+                continue  # Redis never holds empty collections; loaders reject them
+            when = expires.get(key)
+            write(w.key(KeyRecord(db.id, key, _TYPE_FOR_KIND[kind], value, when, None, None,
+                                  fexp)))
+            st.keys += 1
+            if when is not None:
+                st.expires += 1
+    write(w.end())
+    st.bytes = w.nbytes + 8
+    return st
+
+
+def snapshot_bytes(engine, **kw) -> bytes:
+    parts: list[bytes] = []
+
+    class _Collect:
+        write = parts.append
+
+    write_snapshot(engine, _Collect, **kw)
+    return b"".join(parts)
+
+
+def save_rdb(engine, path: str, *, tmp: str | None = None, **kw) -> SaveStats:
+    """SAVE: `temp-<pid>.rdb` beside `path`, fsync, rename over `path`, fsync the dir."""
+    if tmp is None:
+        tmp = os.path.join(os.path.dirname(os.path.abspath(path)), "temp-%d.rdb" % os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        cw = ChunkedWriter(fd)
+        st = write_snapshot(engine, cw, **kw)
+        cw.flush()
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    os.close(fd)
+    replace_durably(tmp, path)
+    return st
+
+
+# -- loading ------------------------------------------------------------------------------
+
+class _LoadingDatabase(Database):
+    """While loading, nothing is expired (Redis's keyIsExpired() says no during loading):
+    an AOF may set a key with a past PXAT and then modify it."""
+
+    __slots__ = ()
+
+    def get(self, key: bytes):
+        return self.data.get(key)
+
+    def is_expired(self, key: bytes) -> bool:
+        return False
+
+
+@contextmanager
+def loading(engine):
+    """Mark the engine as loading for the duration (no expiry, no propagation)."""
+    was = engine.loading
+    hooks = engine.prop_hooks
+    engine.loading = True
+    engine.prop_hooks = []
+    swapped = []
+    for db in engine.dbs:
+        if type(db) is Database:
+            db.__class__ = _LoadingDatabase
+            swapped.append(db)
+    try:
+        yield engine
+    finally:
+        for db in swapped:
+            db.__class__ = Database
+        engine.loading = was
+        engine.prop_hooks = hooks
+
+
+def load_rdb(engine, source, *, aof_preamble: bool = False, now_ms: int | None = None,
+             path: str | None = None, progress=None) -> LoadStats:
+    """Load an RDB (path, bytes or binary file object) into `engine`'s keyspace.
+
+    `aof_preamble=True` keeps expired keys (the AOF tail may still touch them, and
+    Redis keeps them too). `progress(offset)` is called now and then for INFO loading_*.
+    Raises the reader's FormatError subclasses, located with `path`.
+    """
+    if now_ms is None:
+        now_ms = int(time.time() * 1000)
+    st = LoadStats()
+    cfg = engine.config
+    ndbs = len(engine.dbs)
+    n = 0
+    try:
+        with loading(engine):
+            for rec in iter_records(source):
+                if type(rec) is KeyRecord:
+                    n += 1
+                    if progress is not None and not n & 1023:
+                        progress(rec.end)
+                    _load_key(engine, rec, st, cfg, ndbs, aof_preamble, now_ms)
+                elif type(rec) is Aux:
+                    st.aux[rec.key] = rec.value
+                elif type(rec) is Function:
+                    _load_function(engine, rec)
+                    st.functions += 1
+                elif type(rec) is ModuleAux:
+                    raise UnsupportedError("module aux data for %s cannot be loaded: this "
+                                           "server has no modules" % rec.module_name,
+                                           rec.offset, phase="read-module-aux")
+                elif type(rec) is End:
+                    st.end_offset = rec.end
+                elif hasattr(rec, "version") and st.version is None:
+                    st.version = rec.version
+    except CorruptError as e:
+        raise e.located(path=path)
+    except Exception as e:  # FormatError (truncation) too
+        if hasattr(e, "located"):
+            raise e.located(path=path)
+        raise
+    return st
+
+
+def _load_key(engine, rec: KeyRecord, st: LoadStats, cfg, ndbs: int, keep_expired: bool,
+              now_ms: int) -> None:
+    if rec.db >= ndbs:
+        raise CorruptError("the file uses DB %d but this server has %d databases"
+                           % (rec.db, ndbs), rec.offset, phase="read-type", key=rec.key,
+                           db=rec.db)
+    kind = rec.kind
+    if kind is Kind.MODULE:
+        raise UnsupportedError("module values cannot be loaded: this server has no modules",
+                               rec.offset, phase="read-object-value", key=rec.key, db=rec.db)
+    if not keep_expired and rec.expire_ms is not None and rec.expire_ms < now_ms:
+        st.keys_expired += 1  # rdbLoad on a master: expired keys are not added
+        return
+    fexp = rec.field_expires
+    value = rec.value
+    if fexp and not keep_expired:
+        live = [(f, v) for f, v in value if fexp.get(f) is None or fexp[f] >= now_ms]
+        if not live:
+            st.keys_expired += 1
+            return
+        if len(live) != len(value):
+            value = live
+            fexp = {f: t for f, t in fexp.items() if t >= now_ms}
+    db = engine.dbs[rec.db]
+    if rec.key in db.data:
+        raise CorruptError("RDB has duplicated key '%s' in DB %d"
+                           % (rec.key.decode("utf-8", "backslashreplace"), rec.db),
+                           rec.offset, phase="read-key", key=rec.key, db=rec.db)
+    obj = from_record(kind, value, fexp or None, cfg)
+    db.add(rec.key, obj)
+    if rec.expire_ms is not None:
+        db.expires[rec.key] = rec.expire_ms
+    st.keys_loaded += 1
+
+
+def _load_function(engine, rec: Function) -> None:
+    name = rec.library_name
+    if name is None:
+        raise CorruptError("function library without a name", rec.offset,
+                           phase="read-functions")
+    if name in engine.functions:
+        raise CorruptError("library '%s' already exists" % name.decode("utf-8", "replace"),
+                           rec.offset, phase="read-functions")
+    engine.functions[name] = rec.code
