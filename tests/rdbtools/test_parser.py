@@ -328,3 +328,138 @@ def test_v1_group_entries_read_estimate():
     assert est((9, 0), **args) == -1         # past the end
     assert est((0, 0), length=0, last_id=(0, 0), first_id=(0, 0), max_deleted=(0, 0), added=0) == 0
     assert est((2, 0), length=0, last_id=(5, 0), first_id=(0, 0), max_deleted=(0, 0), added=5) == 5
+
+
+# ----------------------------------------------------------------------------- more encodings
+
+from tests.rdbtools.test_blobs import lp, zl  # noqa: E402
+
+
+def test_hash_listpack_ex_type25_and_pre_ga_23():
+    blob = lp([b"a", b"1", 4102444800000, b"b", 2, 0])
+    body = (b"\x19" + _s(b"h25") + struct.pack("<q", 4102444800000) + _s(blob)
+            + b"\x17" + _s(b"h23") + _s(blob))
+    got = {r.key: (r.value, r.field_expires) for r in keys_of(rdb(body, 12))}
+    want = ([(b"a", b"1"), (b"b", b"2")], {b"a": 4102444800000})
+    assert got == {b"h25": want, b"h23": want}
+    with pytest.raises(CorruptError, match="expire time"):
+        keys_of(rdb(b"\x19" + _s(b"h") + struct.pack("<q", 0) + _s(lp([b"a", b"1", 1 << 50])), 12))
+
+
+def test_lists_every_encoding():
+    node1 = zl([b"a", 7])
+    node2 = lp([b"b", -3])
+    body = (b"\x0a" + _s(b"zl") + _s(node1)
+            + b"\x0e" + _s(b"ql1") + _len(2) + _s(node1) + _s(zl([b"c"]))
+            + b"\x01" + _s(b"linked") + _len(2) + _s(b"x") + b"\xc0\x05")
+    got = {r.key: r.value for r in keys_of(rdb(body))}
+    assert got[b"zl"] == [b"a", b"7"]
+    assert got[b"ql1"] == [b"a", b"7", b"c"]
+    assert got[b"linked"] == [b"x", b"5"]
+    # a PACKED node whose (LZF-compressed) string holds 21 x 'a', not a listpack
+    bad = (b"\x12" + _s(b"ql2") + _len(1) + _len(2)
+           + b"\xc3" + _len(6) + _len(21) + bytes.fromhex("016161e00a00"))
+    with pytest.raises(CorruptError, match="listpack"):
+        keys_of(rdb(bad))
+    # an LZF-compressed listpack node decodes
+    packed = lp([b"q" * 30])
+    from rdbtools._lzf import compress
+    c = compress(packed)
+    assert c is not None
+    lzfnode = b"\x12" + _s(b"c") + _len(1) + _len(2) + b"\xc3" + _len(len(c)) + _len(len(packed)) + c
+    assert keys_of(rdb(lzfnode))[0].value == [b"q" * 30]
+    ok = rdb(b"\x12" + _s(b"ql2") + _len(2) + _len(2) + _s(node2) + _len(1) + _s(b"plain elem"))
+    assert keys_of(ok)[0].value == [b"b", b"-3", b"plain elem"]
+    with pytest.raises(CorruptError, match="container 3"):
+        keys_of(rdb(b"\x12" + _s(b"q") + _len(1) + _len(3) + _s(node2)))
+
+
+def test_sets_and_zsets_compact():
+    intset_blob = struct.pack("<II3h", 2, 3, -5, 1, 300)
+    body = (b"\x0b" + _s(b"is") + _s(intset_blob)
+            + b"\x14" + _s(b"sl") + _s(lp([b"m", 12]))
+            + b"\x0c" + _s(b"zz") + _s(zl([b"one", 1, b"half", b"0.5"]))
+            + b"\x11" + _s(b"zl") + _s(lp([b"a", b"-inf", b"b", 3])))
+    got = {r.key: r.value for r in keys_of(rdb(body, 11))}
+    assert got == {b"is": [b"-5", b"1", b"300"], b"sl": [b"m", b"12"],
+                   b"zz": [(b"one", 1.0), (b"half", 0.5)], b"zl": [(b"a", float("-inf")), (b"b", 3.0)]}
+    with pytest.raises(CorruptError, match="odd"):
+        keys_of(rdb(b"\x11" + _s(b"z") + _s(lp([b"a"]))))
+
+
+def _stream_node(master_ms, entries, deleted=()):
+    """A v1 node listpack holding `entries` [(ms, seq, [(f, v)...])]; master fields from
+    the first entry; entries in `deleted` carry the deleted flag."""
+    fields = [f for f, _ in entries[0][2]]
+    items = [len(entries) - len(deleted), len(deleted), len(fields), *fields, 0]
+    for i, (ms, seq, fv) in enumerate(entries):
+        flag = 1 if i in deleted else 0
+        if [f for f, _ in fv] == fields:
+            items += [flag | 2, ms - master_ms, seq, *[v for _, v in fv], len(fv) + 3]
+        else:
+            items += [flag, ms - master_ms, seq, len(fv)]
+            for f, v in fv:
+                items += [f, v]
+            items.append(2 * len(fv) + 4)
+    return lp(items)
+
+
+def test_stream_v1_and_v3_hand_made():
+    node = _stream_node(1000, [(1000, 0, [(b"f", b"v")]), (1001, 0, [(b"f", b"w")]),
+                               (1005, 0, [(b"g", b"x"), (b"h", b"y")])], deleted={1})
+    key16 = struct.pack(">QQ", 1000, 0)
+    pel_id = struct.pack(">QQ", 1000, 0)
+    groups_v1 = (_len(1) + _s(b"grp") + _len(1000) + _len(0)
+                 + _len(1) + pel_id + struct.pack("<q", 77) + _len(2)
+                 + _len(1) + _s(b"alice") + struct.pack("<q", 88) + _len(1) + pel_id)
+    v1 = b"\x0f" + _s(b"s1") + _len(1) + _s(key16) + _s(node) + _len(2) + _len(1005) + _len(0) + groups_v1
+    rec = keys_of(rdb(v1, 9))[0]
+    s = rec.value
+    assert [(e.id, e.fields) for e in s.entries] == [
+        ((1000, 0), ((b"f", b"v"),)), ((1005, 0), ((b"g", b"x"), (b"h", b"y")))]
+    assert (s.length, s.last_id, s.first_id, s.max_deleted_id, s.entries_added) == (
+        2, (1005, 0), (1000, 0), (0, 0), 2)
+    g = s.groups[0]
+    assert (g.name, g.last_id, g.entries_read) == (b"grp", (1000, 0), 1)
+    assert g.pending[0].id == (1000, 0) and g.pending[0].delivery_time == 77
+    assert g.pending[0].delivery_count == 2
+    c = g.consumers[0]
+    assert (c.name, c.seen_time, c.active_time, c.pending) == (b"alice", 88, 88, ((1000, 0),))
+    # v3: first id, max deleted, entries added, entries-read unknown, active time
+    groups_v3 = (_len(1) + _s(b"grp") + _len(1000) + _len(0) + b"\x81" + b"\xff" * 8
+                 + _len(0) + _len(1) + _s(b"bob") + struct.pack("<qq", 5, 6) + _len(0))
+    v3 = (b"\x15" + _s(b"s3") + _len(1) + _s(key16) + _s(node) + _len(2) + _len(1005) + _len(0)
+          + _len(1000) + _len(0) + _len(1001) + _len(0) + _len(3) + groups_v3)
+    s = keys_of(rdb(v3, 11))[0].value
+    assert (s.first_id, s.max_deleted_id, s.entries_added) == ((1000, 0), (1001, 0), 3)
+    g = s.groups[0]
+    assert g.entries_read == -1 and g.consumers[0].active_time == 6
+    # a node key that is not 16 bytes
+    with pytest.raises(CorruptError, match="16"):
+        keys_of(rdb(b"\x15" + _s(b"s") + _len(1) + _s(b"short") + _s(node) + b"\x00" * 12, 11))
+
+
+def test_stream_type26_unsupported():
+    with pytest.raises(UnsupportedError, match="26"):
+        keys_of(rdb(b"\x1a" + _s(b"s") + _len(0), 13))
+
+
+def test_key_meta_skipped_and_valkey_slot_import():
+    meta = b"\xf3" + _len(1) + b"\x01\x02\x03\x04" + b"\x02\x05" + b"\x00"
+    rec = keys_of(rdb(b"\xfc" + struct.pack("<q", 5) + meta + b"\x00" + _s(b"k") + _s(b"v"), 13))[0]
+    assert (rec.key, rec.value, rec.expire_ms) == (b"k", b"v", 5)
+    assert rec.offset == 9
+    imp = b"\xf3" + _s(b"j" * 40) + _len(2) + _len(0) + _len(100) + _len(200) + _len(300)
+    recs = list(iter_records(rdb(imp + b"\x00" + _s(b"k") + _s(b"v"), magic=b"VALKEY080")))
+    assert [type(r).__name__ for r in recs] == ["Header", "KeyRecord", "End"]
+
+
+def test_hostile_counts_fail_fast():
+    import time
+    t0 = time.monotonic()
+    for body in (b"\x01" + _s(b"k") + b"\x81" + struct.pack(">Q", 1 << 39),
+                 b"\x0f" + _s(b"k") + _len(0) + _len(0) + _len(0) + _len(0) + b"\x81" + struct.pack(">Q", 1 << 39),
+                 b"\x07" + _s(b"k") + _len(1) + b"\x02\x01" * 3):
+        with pytest.raises((TruncatedError, CorruptError)):
+            keys_of(rdb(body))
+    assert time.monotonic() - t0 < 2
