@@ -137,3 +137,14 @@ def test_subprocess_smoke(tmp_path):
                        timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.endswith(b"AOF F.aof is valid\n")
+
+
+def test_man_page_options_exist():
+    """Every option the man page documents is one the command accepts."""
+    import re
+
+    text = (ROOT / "man" / "check-aof.rst").read_text()
+    options = set(re.findall(r"``(--[a-z-]+)``", text))
+    assert {"--fix", "--salvage", "--yes", "--json", "--no-keep-cut"} <= options
+    for opt in options - {"--fix", "--truncate-to-timestamp", "--help"}:
+        assert opt in command.help, opt
