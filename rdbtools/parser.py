@@ -235,6 +235,7 @@ class RdbParser:
         new, cls = _new, KeyRecord
         s_db, s_key, s_type, s_value, s_exp, s_idle, s_freq, s_fexp, s_off, s_end = _KR_SETTERS
         string_type = _STRING
+        unpack_i64 = _I64.unpack_from
         db = self.db
         p = start = self._p
         try:
@@ -243,16 +244,22 @@ class RdbParser:
                 p = self._p
             while p < limit:
                 start = p
-                # Fast path: a plain string key with short raw key and value; the
-                # record is filled in place (see _fast_keyrecord for why).
-                if p + 2 < n and d[p] == 0:
-                    kend = p + 2 + d[p + 1]
-                    if kend < n and d[p + 1] < 64:
+                # Fast path: a plain string key with short raw key and value, with or
+                # without a millisecond expire; the record is filled in place (see
+                # _fast_keyrecord for why).
+                q = p
+                exp = None
+                if p + 9 < n and d[p] == 252:
+                    exp = unpack_i64(d, p + 1)[0]
+                    q = p + 9
+                if q + 2 < n and d[q] == 0:
+                    kend = q + 2 + d[q + 1]
+                    if kend < n and d[q + 1] < 64:
                         vend = kend + 1 + d[kend]
                         if vend <= n and d[kend] < 64:
                             o = new(cls)
-                            s_db(o, db); s_key(o, d[p + 2:kend]); s_type(o, string_type)
-                            s_value(o, d[kend + 1:vend]); s_exp(o, None); s_idle(o, None)
+                            s_db(o, db); s_key(o, d[q + 2:kend]); s_type(o, string_type)
+                            s_value(o, d[kend + 1:vend]); s_exp(o, exp); s_idle(o, None)
                             s_freq(o, None); s_fexp(o, None); s_off(o, base + p); s_end(o, base + vend)
                             append(o)
                             p = vend
