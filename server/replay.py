@@ -1,0 +1,933 @@
+"""Replay a backup (RDB, AOF in any layout, rdbkit JSON; `.lz4` or not) into a live server.
+
+The work splits in two. A *planner* turns the source into numbered units: one per key,
+function library or AOF command (a MULTI ... EXEC block is one unit). Numbers count
+source items, not wire commands, so they stay the same whatever the mode, TTL policy or
+clock says; that is what makes `resume_from` land on the same item in a second run. A
+*sender* packs units into pipelined windows, writes them over one or more connections,
+and judges every unit from its replies (written, skipped, expired, failed).
+
+Keys travel either as `RESTORE` with a DUMP payload written for the target's own RDB
+version, or as plain commands (the AOF-rewrite forms of `rdbtools.render.resp`) built
+under a temporary name and renamed into place, so a key is never seen half-built and a
+unit can be sent again without doubling anything. On the first failure the sender stops
+handing out new windows, drains what is in flight and reports the item to resume from.
+With `on_existing="fail"` the keys of a window are checked with `EXISTS` before it is
+sent, so nothing after the failing key has run when the replay stops.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator
+
+from rdbtools import fileio
+from rdbtools.constants import Kind
+from rdbtools.errors import FormatError, RdbkitError
+from rdbtools.filters import KeyFilter
+from rdbtools.records import Aux, End, Function, KeyRecord
+
+from ._client import (Connection, ConnectionLost, ReplyError, Target, TargetError, encode,
+                      info_fields)
+
+__all__ = ["ReplayOptions", "ReplayReport", "Failure", "TtlPolicy", "ReplayError", "replay",
+           "rdb_version_for", "MODES", "ON_EXISTING", "iter_source", "plan"]
+
+MODES = ("auto", "restore", "commands")
+ON_EXISTING = ("replace", "skip", "fail")
+
+#: Default number of wire commands per pipelined window.
+DEFAULT_PIPELINE = 1000
+#: A window is sent once it holds this many bytes, whatever its command count.
+WINDOW_MAX_BYTES = 8 << 20
+
+#: First release of each RDB version (formats.md §1.1); newer releases keep the last one
+#: until the next row. Valkey answers `redis_version:7.2.4`, which lands on 11, as it should.
+_RDB_BY_RELEASE = (
+    ((2, 6), 6), ((3, 2), 7), ((4, 0), 8), ((5, 0), 9), ((7, 0), 10), ((7, 2), 11),
+    ((7, 4), 12), ((8, 6), 13), ((8, 8), 14),
+)
+
+
+class ReplayError(RdbkitError):
+    """A replay request that cannot be carried out (bad option mix, unreadable source)."""
+
+
+def rdb_version_for(redis_version: str) -> int | None:
+    """RDB version a Redis release writes (and the newest its RESTORE accepts).
+
+    None for releases without DUMP/RESTORE (before 2.6) or unparsable versions."""
+    try:
+        nums = tuple(int(x) for x in redis_version.strip().split(".")[:2])
+    except ValueError:
+        return None
+    if len(nums) < 2:
+        nums = (nums + (0,))[:2] if nums else None
+    if not nums:
+        return None
+    found = None
+    for release, version in _RDB_BY_RELEASE:
+        if nums >= release:
+            found = version
+    return found
+
+
+@dataclass(frozen=True)
+class TtlPolicy:
+    """`keep` expiries as stored, `drop` them, or `shift` every one by `shift_ms`."""
+
+    action: str = "keep"
+    shift_ms: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> "TtlPolicy":
+        text = text.strip()
+        if text in ("keep", "drop"):
+            return cls(text)
+        if text.startswith("shift:"):
+            amount = text[6:]
+            body = amount[1:] if amount[:1] in "+-" else amount
+            if body.isdigit():
+                return cls("shift", int(amount) * 1000)
+        raise ValueError(f"bad TTL policy {text!r}: keep, drop or shift:+SECONDS")
+
+    def apply(self, ms: int | None) -> int | None:
+        if ms is None or self.action == "keep":
+            return ms
+        if self.action == "drop":
+            return None
+        return ms + self.shift_ms
+
+    def apply_fields(self, field_expires: dict | None) -> dict | None:
+        if not field_expires or self.action == "keep":
+            return field_expires
+        if self.action == "drop":
+            return None
+        return {f: (t + self.shift_ms if t is not None else None)
+                for f, t in field_expires.items()}
+
+
+@dataclass
+class ReplayOptions:
+    mode: str = "auto"
+    on_existing: str = "replace"
+    ttl: TtlPolicy = field(default_factory=TtlPolicy)
+    key_filter: KeyFilter | None = None
+    skip_expired: bool = False
+    target_db: int | None = None
+    pipeline: int = DEFAULT_PIPELINE
+    connections: int = 1
+    resume_from: int = 1
+    rdb_version: int | None = None  # payload version; default: the target's own
+    lossy: bool = False
+    now_ms: int | None = None
+    timeout: float = 60.0
+
+    def check(self) -> None:
+        if self.mode not in MODES:
+            raise ReplayError(f"unknown mode {self.mode!r} (one of {', '.join(MODES)})")
+        if self.on_existing not in ON_EXISTING:
+            raise ReplayError(f"unknown --on-existing {self.on_existing!r}")
+        if self.pipeline < 1 or self.connections < 1 or self.resume_from < 1:
+            raise ReplayError("pipeline, connections and resume-from must be >= 1")
+
+
+@dataclass
+class Failure:
+    """Where a replay stopped. `resume_from` is the item to pass to `--resume-from`."""
+
+    number: int
+    resume_from: int
+    error: str
+    key: bytes | None = None
+    db: int | None = None
+    #: later items already sent (and so applied by the server) when the failure was seen
+    sent_after: int = 0
+
+
+@dataclass
+class ReplayReport:
+    source: str = ""
+    mode: str = ""
+    rdb_version: int | None = None
+    server_version: str | None = None
+    resumed_from: int = 1
+    items: int = 0              # items handled in this run (numbers >= resumed_from)
+    last_number: int = 0        # highest item number judged
+    keys_written: int = 0
+    keys_skipped: int = 0       # present on the target (--on-existing skip)
+    keys_expired: int = 0       # already expired: not created (replace: deleted)
+    keys_filtered: int = 0      # left out by --db/--key/--type/--skip-expired
+    keys_failed: int = 0
+    functions_written: int = 0
+    functions_skipped: int = 0
+    commands_applied: int = 0   # AOF commands (MULTI blocks count each command)
+    commands_failed: int = 0
+    wire_commands: int = 0      # everything sent, SELECTs and temporaries included
+    seconds: float = 0.0
+    failure: Failure | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+    @property
+    def written(self) -> int:
+        return self.keys_written + self.functions_written + self.commands_applied
+
+    @property
+    def skipped(self) -> int:
+        return self.keys_skipped + self.functions_skipped + self.keys_expired + self.keys_filtered
+
+    @property
+    def failed(self) -> int:
+        return self.keys_failed + self.commands_failed
+
+    def as_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in (
+            "source", "mode", "rdb_version", "server_version", "resumed_from", "items",
+            "last_number", "keys_written", "keys_skipped", "keys_expired", "keys_filtered",
+            "keys_failed", "functions_written", "functions_skipped", "commands_applied",
+            "commands_failed", "wire_commands", "seconds")}
+        d["ok"] = self.ok
+        if self.failure is not None:
+            f = self.failure
+            d["failure"] = {"number": f.number, "resume_from": f.resume_from,
+                            "error": f.error, "db": f.db, "sent_after": f.sent_after,
+                            "key": f.key.decode("utf-8", "backslashreplace")
+                            if f.key is not None else None}
+        return d
+
+
+# ---------------------------------------------------------------------------------------
+# Sources: one stream of ("rec", record) and ("cmd", aofcheck Command) items
+
+def _is_manifest_file(path: str) -> bool:
+    from aofcheck.layout import is_manifest
+
+    try:
+        with open(path, "rb") as f:
+            return is_manifest(f.read(4096))
+    except OSError:
+        return False
+
+
+def source_kind(path: str) -> str:
+    """`multi-part`, `rdb`, `json` or `resp` (what the first bytes say)."""
+    if os.path.isdir(path) or _is_manifest_file(path):
+        return "multi-part"
+    with fileio.open_input(path) as f:
+        head = f.read(64)
+    from rdbtools.convert import sniff
+
+    kind = sniff(head)
+    if kind is None and head:
+        raise ReplayError(f"{path}: neither an RDB file, an AOF nor rdbkit JSON")
+    return kind or "resp"
+
+
+def iter_source(path: str) -> Iterator[tuple[str, object]]:
+    """Records and AOF commands of `path`, in load order (manifest order for a folder)."""
+    if os.path.isdir(path) or _is_manifest_file(path):
+        from aofcheck import layout
+        from aofcheck.manifest import parse_manifest
+
+        try:
+            lay = layout.detect(path)
+        except layout.LayoutError as e:
+            raise ReplayError(str(e)) from e
+        if lay.kind != layout.MULTI_PART:
+            yield from _iter_file(lay.path)
+            return
+        with open(lay.path, "rb") as f:
+            manifest = parse_manifest(f.read(), path=lay.path)
+        for info in manifest.files_to_load():
+            yield from _iter_file(os.path.join(lay.dirpath, info.fsname))
+        return
+    yield from _iter_file(path)
+
+
+def _iter_file(path: str) -> Iterator[tuple[str, object]]:
+    from aofcheck.resp import Annotation, iter_events
+    from rdbtools.convert import sniff
+
+    with fileio.open_input(path) as f:
+        head = f.read(64)
+    if not head:
+        return
+    kind = sniff(head)
+    if kind in ("rdb", "json"):
+        from rdbtools.convert import open_records
+
+        _fmt, records, close = open_records(path)
+        end = None
+        try:
+            for rec in records:
+                if type(rec) is End:
+                    end = rec.end
+                yield "rec", rec
+        finally:
+            close()
+        if kind == "json" or end is None:
+            return
+        skip = end  # an RDB preamble: RESP commands may follow its CRC
+    elif kind == "resp" or head[:1] == b"#":
+        skip = 0
+    else:
+        raise ReplayError(f"{path}: neither an RDB file, an AOF nor rdbkit JSON")
+    with fileio.open_input(path) as f:
+        _skip_bytes(f, skip)
+        first = f.read(1)
+        if first not in (b"*", b"#"):
+            return  # bytes after an RDB's CRC that are not RESP: ignored, as Redis does
+        stream = _Prepend(first, f)
+        for ev in iter_events(stream, base_offset=skip, path=path):
+            if type(ev) is not Annotation:
+                yield "cmd", ev
+
+
+def _skip_bytes(f, n: int) -> None:
+    try:
+        f.seek(n)
+        return
+    except (OSError, AttributeError, ValueError):
+        pass
+    while n > 0:
+        got = f.read(min(n, 1 << 20))
+        if not got:
+            return
+        n -= len(got)
+
+
+class _Prepend:
+    def __init__(self, head: bytes, rest) -> None:
+        self.head, self.rest = head, rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            data, self.head = self.head, b""
+            return data + self.rest.read(max(n - len(data), 0) if n and n > 0 else -1)
+        return self.rest.read(n)
+
+
+# ---------------------------------------------------------------------------------------
+# Planning: source items -> numbered units
+
+# Judges: how a unit's replies become an outcome.
+J_NONE, J_RESTORE, J_TMP, J_TMP_NX, J_EXPIRED, J_FUNCTION, J_AOF = range(7)
+
+
+@dataclass(slots=True)
+class Unit:
+    number: int
+    last: int                 # last item number it covers (MULTI blocks span several)
+    cmds: list                # encoded commands (bytes)
+    judge: int
+    db: int | None = None     # database it must run in; None: any
+    end_db: int | None = None  # database its own SELECTs leave the connection in
+    key: bytes | None = None
+    barrier: bool = False     # send alone: nothing after it may run before it is judged
+    outcome: str | None = None  # decided without the server (filtered, failed, expired)
+    error: str | None = None
+    kind: str = "key"         # key, function, aof
+
+    @property
+    def check_exists(self) -> bool:
+        return self.kind == "key" and self.judge in (J_RESTORE, J_TMP_NX) and self.cmds != []
+
+
+class _Planner:
+    def __init__(self, opts: ReplayOptions, rdb_version: int | None, now_ms: int) -> None:
+        self.opts = opts
+        self.version = rdb_version
+        self.now = now_ms
+        self.token = secrets.token_hex(4).encode()
+        f = opts.key_filter
+        self.accepts = None if f is None or f.is_noop else f.accepts
+        self.key_filtering = f is not None and (f.key is not None or f.not_key is not None
+                                                or f.kinds is not None)
+        self.dbs = f.dbs if f is not None else None
+        from rdbtools.render.resp import RespRenderer
+
+        self.renderer = RespRenderer(None)
+
+    def db_for(self, db: int) -> int:
+        return self.opts.target_db if self.opts.target_db is not None else db
+
+    # -- keys ---------------------------------------------------------------------
+    def key_unit(self, n: int, rec: KeyRecord) -> Unit:
+        opts = self.opts
+        db = self.db_for(rec.db)
+        unit = Unit(n, n, [], J_NONE, db, db, rec.key)
+        if self.accepts is not None and not self.accepts(rec):
+            unit.outcome = "filtered"
+            return unit
+        expire = opts.ttl.apply(rec.expire_ms)
+        fexp = opts.ttl.apply_fields(rec.field_expires)
+        if expire != rec.expire_ms or fexp is not rec.field_expires:
+            rec = replace(rec, expire_ms=expire, field_expires=fexp)
+        if expire is not None and expire < self.now:
+            if opts.skip_expired:
+                unit.outcome = "filtered"
+            elif opts.on_existing == "replace":
+                unit.cmds = [encode(b"DEL", rec.key)]
+                unit.judge = J_EXPIRED
+            else:
+                unit.outcome = "expired"
+            return unit
+        if self.use_restore(rec):
+            self.restore_unit(unit, rec)
+        else:
+            self.commands_unit(unit, rec)
+        return unit
+
+    def use_restore(self, rec: KeyRecord) -> bool:
+        mode = self.opts.mode
+        if rec.kind == Kind.MODULE:
+            return True   # only a payload can carry a module value
+        if mode == "commands":
+            return False
+        if mode == "restore":
+            return True
+        if self.version is None:
+            return False
+        from rdbtools._downgrade import check_key
+
+        return not check_key(rec, self.version)
+
+    def restore_unit(self, unit: Unit, rec: KeyRecord) -> None:
+        from rdbtools._downgrade import check_key, strip_key
+        from rdbtools.payload import create_payload
+
+        version = self.version
+        if version is None:
+            unit.outcome, unit.error = "failed", ("the target's RDB version is unknown: "
+                                                  "pass --rdb-version or --mode commands")
+            return
+        losses = check_key(rec, version)
+        if losses:
+            if not self.opts.lossy:
+                unit.outcome = "failed"
+                unit.error = ("RDB %d cannot hold it: %s (pass --lossy to drop that, or "
+                              "--mode commands)" % (version, "; ".join(x.what for x in losses)))
+                return
+            rec = strip_key(rec, version)
+            if rec is None:
+                unit.outcome = "filtered"
+                return
+        try:
+            payload = create_payload(rec.kind, rec.value, version=version,
+                                     field_expires=rec.field_expires)
+        except RdbkitError as e:
+            unit.outcome, unit.error = "failed", f"cannot build a DUMP payload: {e}"
+            return
+        args = [b"RESTORE", rec.key, b"0" if rec.expire_ms is None else b"%d" % rec.expire_ms,
+                payload]
+        if self.opts.on_existing == "replace":
+            args.append(b"REPLACE")
+        if rec.expire_ms is not None:
+            args.append(b"ABSTTL")
+        if rec.idle is not None:
+            args += [b"IDLETIME", b"%d" % rec.idle]
+        elif rec.freq is not None:
+            args += [b"FREQ", b"%d" % rec.freq]
+        unit.cmds = [encode(*args)]
+        unit.judge = J_RESTORE
+
+    def commands_unit(self, unit: Unit, rec: KeyRecord) -> None:
+        tmp = b"rdbkit-replay:" + self.token + b":" + rec.key
+        try:
+            build = self.renderer.key_commands(replace(rec, key=tmp))
+        except (ValueError, RdbkitError) as e:
+            unit.outcome, unit.error = "failed", f"cannot render as commands: {e}"
+            return
+        cmds = [encode(b"DEL", tmp)]
+        cmds += build
+        if self.opts.on_existing == "replace":
+            cmds.append(encode(b"RENAME", tmp, rec.key))
+            unit.judge = J_TMP
+        else:
+            cmds.append(encode(b"RENAMENX", tmp, rec.key))
+            cmds.append(encode(b"DEL", tmp))
+            unit.judge = J_TMP_NX
+        unit.cmds = cmds
+
+    # -- functions ------------------------------------------------------------------
+    def function_unit(self, n: int, rec: Function) -> Unit:
+        args = [b"FUNCTION", b"LOAD"]
+        if self.opts.on_existing == "replace":
+            args.append(b"REPLACE")
+        args.append(rec.code)
+        return Unit(n, n, [encode(*args)], J_FUNCTION, None, None, rec.library_name,
+                    barrier=True, kind="function")
+
+
+def plan(path: str, opts: ReplayOptions, rdb_version: int | None,
+         now_ms: int) -> Iterator[Unit]:
+    """Numbered units for `path`; numbering starts at 1 and counts every key record,
+    function and AOF command of the source, filtered or not."""
+    planner = _Planner(opts, rdb_version, now_ms)
+    n = 0
+    aof_db = 0
+    block: Unit | None = None  # an open MULTI block
+    ttl = opts.ttl
+    for tag, item in iter_source(path):
+        if tag == "rec":
+            cls = type(item)
+            if cls is KeyRecord:
+                n += 1
+                yield planner.key_unit(n, item)
+            elif cls is Function:
+                n += 1
+                yield planner.function_unit(n, item)
+            elif cls is Aux and planner.key_filtering and item.key in (b"aof-preamble", b"aof-base") \
+                    and item.value == b"1":
+                raise ReplayError("--key/--not-key/--type need an RDB or JSON source: AOF "
+                                  "commands cannot be filtered by key (--db can)")
+            continue
+        # an AOF command
+        n += 1
+        if planner.key_filtering:
+            raise ReplayError("--key/--not-key/--type need an RDB or JSON source: AOF "
+                              "commands cannot be filtered by key (--db can)")
+        args = item.args
+        name = args[0].lower()
+        if block is not None:
+            block.last = n
+            if planner.dbs is not None and aof_db not in planner.dbs and \
+                    name not in (b"exec", b"select"):
+                continue
+            if name == b"select" and len(args) == 2 and args[1].isdigit():
+                aof_db = int(args[1])
+                args = [args[0], b"%d" % planner.db_for(aof_db)]
+                block.end_db = planner.db_for(aof_db)
+            else:
+                args = _ttl_args(args, ttl, now_ms)
+            if args is not None:
+                block.cmds.append(encode(*args))
+            if name == b"exec":
+                yield block
+                block = None
+            continue
+        if name == b"select" and len(args) == 2 and args[1].isdigit():
+            aof_db = int(args[1])
+            yield Unit(n, n, [], J_AOF, None, None, kind="aof", outcome="applied")
+            continue
+        db = planner.db_for(aof_db)
+        if planner.dbs is not None and aof_db not in planner.dbs and name != b"multi":
+            yield Unit(n, n, [], J_AOF, db, db, kind="aof", outcome="filtered")
+            continue
+        if name == b"multi":
+            block = Unit(n, n, [encode(*args)], J_AOF, db, db, kind="aof", barrier=False)
+            continue
+        args = _ttl_args(args, ttl, now_ms)
+        if args is None:
+            yield Unit(n, n, [], J_AOF, db, db, kind="aof", outcome="applied")
+            continue
+        yield Unit(n, n, [encode(*args)], J_AOF, db, db, kind="aof")
+    if block is not None:
+        raise ReplayError(f"the AOF ends inside MULTI (item {block.number}): not replayed")
+
+
+_EXPIRE_CMDS = {b"expire": 1000, b"pexpire": 1, b"expireat": 1000, b"pexpireat": 1}
+
+
+def _ttl_args(args: list, ttl: TtlPolicy, now_ms: int) -> list | None:
+    """An AOF command with the TTL policy applied (None: leave the command out).
+
+    Covers what an AOF holds: the propagated forms (PEXPIREAT, SET ... PXAT, RESTORE ...
+    ABSTTL) and the relative forms older AOFs carry (EXPIRE, SET EX, SETEX, ...)."""
+    if ttl.action == "keep":
+        return args
+    name = args[0].lower()
+    shift = ttl.shift_ms
+    drop = ttl.action == "drop"
+    if name in _EXPIRE_CMDS and len(args) >= 3:
+        if drop:
+            return None
+        unit = _EXPIRE_CMDS[name]
+        return _shifted(args, 2, shift, unit)
+    if name in (b"setex", b"psetex") and len(args) == 4:
+        if drop:
+            return [b"SET", args[1], args[3]]
+        return _shifted(args, 2, shift, 1000 if name == b"setex" else 1)
+    if name in (b"set", b"getex"):
+        out = list(args)
+        i = 3 if name == b"set" else 2
+        while i < len(out):
+            opt = out[i].lower()
+            if opt in (b"ex", b"px", b"exat", b"pxat") and i + 1 < len(out):
+                if drop:
+                    del out[i:i + 2]
+                    if name == b"getex":
+                        out.insert(i, b"PERSIST")
+                        i += 1
+                    continue
+                out = _shifted(out, i + 1, shift, 1000 if opt in (b"ex", b"exat") else 1)
+                i += 2
+                continue
+            i += 1
+        return out
+    if name == b"restore" and len(args) >= 4 and args[2] != b"0":
+        if drop:
+            out = list(args)
+            out[2] = b"0"
+            return [a for a in out if a.lower() != b"absttl"]
+        return _shifted(args, 2, shift, 1)
+    return args
+
+
+def _shifted(args: list, i: int, shift_ms: int, unit_ms: int) -> list:
+    out = list(args)
+    try:
+        value = int(out[i])
+    except ValueError:
+        return out
+    out[i] = b"%d" % (value + shift_ms // unit_ms)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Sending
+
+class _Stop(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class _Window:
+    units: list
+    spans: list               # per unit: (first reply index, count)
+    n_replies: int
+    conn: Connection
+
+
+class _Sender:
+    def __init__(self, conns: list[Connection], opts: ReplayOptions, report: ReplayReport,
+                 on_progress: Callable[[ReplayReport], None] | None) -> None:
+        self.conns = conns
+        self.opts = opts
+        self.report = report
+        self.on_progress = on_progress
+        self.inflight: dict[int, _Window] = {}
+        self.next_conn = 0
+        self.failure: Failure | None = None
+
+    # -- outcomes -----------------------------------------------------------------
+    def count(self, unit: Unit, outcome: str, error: str | None = None) -> None:
+        r = self.report
+        r.items += unit.last - unit.number + 1
+        r.last_number = max(r.last_number, unit.last)
+        if unit.kind == "key":
+            if outcome == "written":
+                r.keys_written += 1
+            elif outcome == "skipped":
+                r.keys_skipped += 1
+            elif outcome == "expired":
+                r.keys_expired += 1
+            elif outcome == "filtered":
+                r.keys_filtered += 1
+            else:
+                r.keys_failed += 1
+        elif unit.kind == "function":
+            if outcome == "written":
+                r.functions_written += 1
+            elif outcome == "skipped":
+                r.functions_skipped += 1
+            else:
+                r.keys_failed += 1
+        else:
+            if outcome in ("applied", "written"):
+                r.commands_applied += unit.last - unit.number + 1
+            elif outcome == "filtered":
+                pass
+            else:
+                r.commands_failed += 1
+        if outcome == "failed" and self.failure is None:
+            self.failure = Failure(unit.number, unit.number, error or "failed", unit.key,
+                                   unit.db)
+
+    def judge(self, unit: Unit, replies: list) -> tuple[str, str | None]:
+        errors = [r for r in replies if isinstance(r, ReplyError)]
+        j = unit.judge
+        on_existing = self.opts.on_existing
+        if j == J_RESTORE:
+            if errors:
+                e = errors[0]
+                if e.code == "BUSYKEY":
+                    if on_existing == "skip":
+                        return "skipped", None
+                    return "failed", "key exists on the target (--on-existing fail)"
+                return "failed", str(e)
+            return "written", None
+        if j in (J_TMP, J_TMP_NX):
+            rename = replies[-1] if j == J_TMP else replies[-2]
+            build_errors = [r for r in replies[:-1 if j == J_TMP else -2]
+                            if isinstance(r, ReplyError)]
+            if build_errors:
+                return "failed", str(build_errors[0])
+            if isinstance(rename, ReplyError):
+                if "no such key" in str(rename):
+                    return "expired", None   # its TTL ran out while it was being built
+                return "failed", str(rename)
+            if j == J_TMP_NX and rename == 0:
+                if on_existing == "skip":
+                    return "skipped", None
+                return "failed", "key exists on the target (--on-existing fail)"
+            return "written", None
+        if j == J_EXPIRED:
+            return ("failed", str(errors[0])) if errors else ("expired", None)
+        if j == J_FUNCTION:
+            if errors:
+                if on_existing == "skip" and "already exists" in str(errors[0]):
+                    return "skipped", None
+                return "failed", str(errors[0])
+            return "written", None
+        # AOF command or MULTI block: an EXEC reply may hold errors of its own
+        for r in replies:
+            if isinstance(r, list):
+                errors += [x for x in r if isinstance(x, ReplyError)]
+        if errors:
+            return "failed", str(errors[0])
+        return "applied", None
+
+    # -- windows --------------------------------------------------------------------
+    def dispatch(self, units: list[Unit]) -> None:
+        """Send one window (after settling whatever occupies the next connection)."""
+        conn_i = self.next_conn
+        self.next_conn = (self.next_conn + 1) % len(self.conns)
+        conn = self.conns[conn_i]
+        if conn_i in self.inflight:
+            self.settle(conn_i)
+        if self.failure is not None:
+            raise _Stop
+        # outcomes decided without the server, and a stop at a local failure
+        todo = []
+        for u in units:
+            if u.outcome is not None and not u.cmds:
+                if u.outcome == "failed":
+                    self.send_units(conn_i, todo)
+                    self.settle_all()
+                    if self.failure is None:
+                        self.count(u, "failed", u.error)
+                    raise _Stop
+                self.count(u, u.outcome)
+                continue
+            todo.append(u)
+        if self.opts.on_existing == "fail" and todo:
+            todo = self.precheck(conn, todo)
+        self.send_units(conn_i, todo)
+        if self.failure is not None:
+            self.settle_all()
+            raise _Stop
+
+    def precheck(self, conn: Connection, units: list[Unit]) -> list[Unit]:
+        """Cut the window before the first key that already exists on the target."""
+        checks = [u for u in units if u.check_exists]
+        if not checks:
+            return units
+        if self.inflight:
+            self.settle_all()   # a key may repeat one sent in a window still in flight
+            if self.failure is not None:
+                return []
+        parts = []
+        expected = 0
+        db = conn.db
+        for u in checks:
+            if u.db is not None and u.db != db:
+                parts.append(encode(b"SELECT", b"%d" % u.db))
+                db = u.db
+                expected += 1
+            parts.append(encode(b"EXISTS", u.key))
+            expected += 1
+        if db != conn.db:
+            parts.append(encode(b"SELECT", b"%d" % conn.db))
+            expected += 1
+        self.report.wire_commands += expected
+        try:
+            conn.send(b"".join(parts))
+            replies = conn.collect(expected)
+        except ConnectionLost as e:
+            u = units[0]
+            self.failure = Failure(u.number, u.number, str(e), u.key, u.db)
+            return []
+        answers = [r for r in replies if type(r) is int]
+        exists = {id(u) for u, a in zip(checks, answers) if a == 1}
+        for i, u in enumerate(units):
+            if id(u) in exists:
+                self.failure = Failure(u.number, u.number,
+                                       "key exists on the target (--on-existing fail)",
+                                       u.key, u.db)
+                self.report.keys_failed += 1
+                return units[:i]
+        return units
+
+    def send_units(self, conn_i: int, units: list[Unit]) -> None:
+        if not units:
+            return
+        conn = self.conns[conn_i]
+        parts = []
+        spans = []
+        idx = 0
+        for u in units:
+            if u.db is not None and u.db != conn.db:
+                parts.append(encode(b"SELECT", b"%d" % u.db))
+                idx += 1
+                conn.db = u.db
+            parts.extend(u.cmds)
+            spans.append((idx, len(u.cmds)))
+            idx += len(u.cmds)
+            if u.end_db is not None:
+                conn.db = u.end_db
+        self.report.wire_commands += idx
+        window = _Window(units, spans, idx, conn)
+        try:
+            conn.send(b"".join(parts))
+        except ConnectionLost as e:
+            self.lost(window, e)
+            return
+        self.inflight[conn_i] = window
+
+    def settle(self, conn_i: int) -> None:
+        window = self.inflight.pop(conn_i)
+        try:
+            replies = window.conn.collect(window.n_replies)
+        except ConnectionLost as e:
+            self.lost(window, e)
+            return
+        self.judge_window(window, replies)
+
+    def settle_all(self) -> None:
+        for conn_i in sorted(self.inflight):
+            self.settle(conn_i)
+
+    def judge_window(self, window: _Window, replies: list) -> None:
+        prev = 0
+        for u, (start, count) in zip(window.units, window.spans):
+            if self.failure is not None and u.number > self.failure.number:
+                self.failure.sent_after += 1
+            bad_select = [r for r in replies[prev:start] if isinstance(r, ReplyError)]
+            prev = start + count
+            if bad_select:   # the SELECT put in front of the unit was refused
+                self.count(u, "failed", f"SELECT {u.db}: {bad_select[0]}")
+                continue
+            outcome, error = self.judge(u, replies[start:start + count])
+            self.count(u, outcome, error)
+        if self.on_progress is not None:
+            self.on_progress(self.report)
+
+    def lost(self, window: _Window, e: ConnectionLost) -> None:
+        got = e.replies
+        for u, (start, count) in zip(window.units, window.spans):
+            if start + count <= len(got):
+                outcome, error = self.judge(u, got[start:start + count])
+                self.count(u, outcome, error)
+                continue
+            if self.failure is None or u.number < self.failure.resume_from:
+                self.failure = Failure(u.number, u.number, str(e), u.key, u.db)
+            break
+
+
+def _server_version(conn: Connection) -> str | None:
+    reply = conn.call("INFO", "server")
+    if isinstance(reply, ReplyError) or not isinstance(reply, bytes):
+        return None
+    return info_fields(reply).get("redis_version")
+
+
+def replay(path: str, target: Target, opts: ReplayOptions | None = None, *,
+           on_progress: Callable[[ReplayReport], None] | None = None) -> ReplayReport:
+    """Send `path` to `target`; returns the report (its `failure` says where it stopped).
+
+    Errors in the source itself (a corrupt record, a truncated AOF) raise `FormatError`
+    after everything already sent has been judged; the report then travels on the
+    exception as `e.replay_report`."""
+    opts = opts or ReplayOptions()
+    opts.check()
+    path = str(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(2, "No such file or directory", path)
+    kind = source_kind(path)
+    f = opts.key_filter
+    if kind in ("resp", "multi-part") and f is not None and (
+            f.key is not None or f.not_key is not None or f.kinds is not None):
+        raise ReplayError("--key/--not-key/--type need an RDB or JSON source: AOF commands "
+                          "cannot be filtered by key (--db can)")
+    now_ms = opts.now_ms if opts.now_ms is not None else time.time_ns() // 1_000_000
+    report = ReplayReport(source=path, resumed_from=opts.resume_from)
+    start = time.perf_counter()
+    conns = [Connection(target, timeout=opts.timeout) for _ in range(opts.connections)]
+    try:
+        report.server_version = _server_version(conns[0])
+        version = opts.rdb_version
+        if version is None and report.server_version:
+            version = rdb_version_for(report.server_version)
+            if version is not None:
+                from rdbtools.writer import WRITE_VERSION_MAX
+
+                version = min(version, WRITE_VERSION_MAX)
+        if opts.mode == "restore" and version is None:
+            raise ReplayError(f"cannot tell which RDB version {target.host}:{target.port} "
+                              f"reads (redis_version {report.server_version!r}): pass "
+                              "--rdb-version or --mode commands")
+        if opts.mode == "auto":
+            report.mode = "restore" if version is not None else "commands"
+        else:
+            report.mode = opts.mode
+        report.rdb_version = version
+        sender = _Sender(conns, opts, report, on_progress)
+        try:
+            _run(sender, plan(path, opts, version, now_ms), opts)
+        except _Stop:
+            pass
+        except FormatError as e:
+            try:
+                sender.settle_all()
+            except _Stop:
+                pass
+            report.failure = sender.failure or Failure(report.last_number + 1, 0, str(e))
+            report.seconds = time.perf_counter() - start
+            e.replay_report = report
+            raise
+        report.failure = sender.failure
+    finally:
+        for c in conns:
+            c.close()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _run(sender: _Sender, units: Iterator[Unit], opts: ReplayOptions) -> None:
+    window: list[Unit] = []
+    n_cmds = 0
+    n_bytes = 0
+    resume = opts.resume_from
+    limit = opts.pipeline
+    for u in units:
+        if u.last < resume:
+            continue
+        if u.number < resume:
+            raise ReplayError(f"--resume-from {resume} falls inside a MULTI block: resume "
+                              f"from {u.number}")
+        if u.barrier and window:
+            sender.dispatch(window)
+            window, n_cmds, n_bytes = [], 0, 0
+        window.append(u)
+        n_cmds += len(u.cmds)
+        if n_cmds >= limit or u.barrier or (u.cmds and _add_bytes(u) + n_bytes >= WINDOW_MAX_BYTES):
+            sender.dispatch(window)
+            window, n_cmds, n_bytes = [], 0, 0
+        elif u.cmds:
+            n_bytes += _add_bytes(u)
+    if window:
+        sender.dispatch(window)
+    sender.settle_all()
+    if sender.failure is not None:
+        raise _Stop
+
+
+def _add_bytes(u: Unit) -> int:
+    return sum(len(c) for c in u.cmds)
