@@ -11,7 +11,7 @@ from . import constants as C
 from ._crc import crc64
 from .constants import RdbType
 from .errors import ChecksumError, CorruptError, UnsupportedError
-from .writer import encode_value
+from .writer import DEFAULT_CONFIG, EncodingConfig, encode_value
 
 __all__ = ["create_payload", "parse_payload", "PAYLOAD_FOOTER_SIZE"]
 
@@ -20,10 +20,11 @@ PAYLOAD_FOOTER_SIZE = 10
 
 
 def create_payload(kind, value, *, version: int = C.RDB_VERSION_DEFAULT_WRITE,
-                   field_expires=None, compress: bool = True) -> bytes:
+                   field_expires=None, compress: bool = True,
+                   config: EncodingConfig = DEFAULT_CONFIG) -> bytes:
     """What `DUMP` returns for `value` on a server writing RDB `version`."""
     rtype, body = encode_value(kind, value, version=version, compress=compress,
-                               field_expires=field_expires)
+                               field_expires=field_expires, config=config)
     data = bytes((rtype,)) + body + C.U16.pack(version)
     return data + C.U64.pack(crc64(data))
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import math
 import time
-from decimal import Decimal
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+
+from lzf import compress as lzf_raw
 
 from . import constants as C
 from ._crc import crc64
@@ -31,6 +33,7 @@ from .records import (Dataset, Function, KeyRecord, ModuleAux, ModuleValue, Resi
                       SelectDb, Stream)
 
 __all__ = ["RdbWriter", "encode_value", "write_rdb", "WriteReport", "LossyConversion", "Loss",
+           "EncodingConfig", "DEFAULT_CONFIG",
            "encode_len", "encode_string", "WRITE_VERSION_MIN", "WRITE_VERSION_MAX",
            "REDIS_VER_FOR"]
 
@@ -45,7 +48,14 @@ V6_LIST_MAX_ZIPLIST_ENTRIES = 512
 V6_LIST_MAX_ZIPLIST_VALUE = 64
 #: A quicklist node's byte estimate adds this per pushed element (7.0).
 QUICKLIST_SIZE_OVERHEAD = 8
-QUICKLIST_NODE_LIMIT = C.QUICKLIST_SIZE_LIMITS[C.LIST_MAX_LISTPACK_SIZE]
+#: Nodes never grow past this when the fill is a count (`SIZE_SAFETY_LIMIT`).
+QUICKLIST_SAFETY_LIMIT = 8192
+#: In-memory node compression (`list-compress-depth`): skip nodes smaller than this,
+#: and keep the LZF form only if it saves more than the improvement margin.
+QUICKLIST_MIN_COMPRESS_BYTES = 48
+QUICKLIST_MIN_COMPRESS_IMPROVE = 8
+#: A stream node listpack never grows past this, whatever stream-node-max-bytes says.
+STREAM_LISTPACK_MAX_SIZE = 1 << 30
 #: Largest 32-bit length; longer lengths need the 0x81 form, which RDB < 8 lacks.
 _LEN32_MAX = 0xFFFFFFFF
 #: d2string()/rdbSaveDoubleValue() print integral doubles in this range as integers.
@@ -189,55 +199,113 @@ def _string_double(score: float) -> bytes:
 # ---------------------------------------------------------------------------------
 # Values
 
+@dataclass(frozen=True, slots=True)
+class EncodingConfig:
+    """The server settings that decide encodings; defaults are Redis 7.0's.
+
+    Matching a server's non-default settings reproduces what that server saves.
+    """
+
+    hash_max_listpack_entries: int = C.HASH_MAX_LISTPACK_ENTRIES
+    hash_max_listpack_value: int = C.HASH_MAX_LISTPACK_VALUE
+    zset_max_listpack_entries: int = C.ZSET_MAX_LISTPACK_ENTRIES
+    zset_max_listpack_value: int = C.ZSET_MAX_LISTPACK_VALUE
+    set_max_intset_entries: int = C.SET_MAX_INTSET_ENTRIES
+    set_max_listpack_entries: int = C.SET_MAX_LISTPACK_ENTRIES
+    set_max_listpack_value: int = C.SET_MAX_LISTPACK_VALUE
+    list_max_listpack_size: int = C.LIST_MAX_LISTPACK_SIZE
+    list_compress_depth: int = 0
+    stream_node_max_bytes: int = C.STREAM_NODE_MAX_BYTES
+    stream_node_max_entries: int = C.STREAM_NODE_MAX_ENTRIES
+
+    @classmethod
+    def from_redis(cls, settings: dict) -> "EncodingConfig":
+        """From CONFIG-style names (`hash-max-ziplist-entries` aliases too); others ignored."""
+        known = {f: f for f in cls.__dataclass_fields__}
+        out = {}
+        for name, value in settings.items():
+            attr = name.replace("-", "_").replace("ziplist", "listpack")
+            if attr in known:
+                out[attr] = int(value)
+        return cls(**out)
+
+
+DEFAULT_CONFIG = EncodingConfig()
+
 def _small(items, max_entries: int, max_value: int) -> bool:
     if len(items) > max_entries:
         return False
     return all(len(x) <= max_value for x in items)
 
 
-def _encode_list(value: Sequence[bytes], version: int, compress: bool):
-    if version >= 10:
-        nodes: list[bytes] = []
-        lp: ListpackBuilder | None = None
-        for item in value:
-            sz = len(item)
+def _node_fits(node_bytes: int, count: int, sz: int, overhead: int, fill: int) -> bool:
+    """`_quicklistNodeAllowInsert`: may an element of `sz` bytes join this node?"""
+    new_sz = node_bytes + sz + overhead
+    if fill < 0:
+        return new_sz <= C.QUICKLIST_SIZE_LIMITS.get(fill, 0)
+    return new_sz <= QUICKLIST_SAFETY_LIMIT and count < fill
+
+
+def _ziplist_overhead(sz: int) -> int:
+    """Redis <= 6.2's estimate of a ziplist entry's prevlen + header bytes."""
+    return (1 if sz < 254 else 5) + (1 if sz < 64 else 2 if sz < 16384 else 5)
+
+
+def _quicklist_nodes(value, version: int, fill: int) -> list[tuple[int, bytes]]:
+    """(container, blob) per node, split as successive RPUSHes would split them."""
+    nodes: list[tuple[int, bytes]] = []
+    packed = C.QuicklistContainer.PACKED
+    node = None
+    for item in value:
+        sz = len(item)
+        if version >= 10:
             if sz >= C.QUICKLIST_PACKED_THRESHOLD:
-                if lp is not None:
-                    nodes.append(encode_len(C.QuicklistContainer.PACKED)
-                                 + encode_string(lp.to_bytes(), compress, version))
-                    lp = None
-                nodes.append(encode_len(C.QuicklistContainer.PLAIN)
-                             + encode_string(item, compress, version))
+                if node is not None:
+                    nodes.append((packed, node.to_bytes()))
+                    node = None
+                nodes.append((C.QuicklistContainer.PLAIN, bytes(item)))
                 continue
-            if lp is not None and lp.nbytes + sz + QUICKLIST_SIZE_OVERHEAD > QUICKLIST_NODE_LIMIT:
-                nodes.append(encode_len(C.QuicklistContainer.PACKED)
-                             + encode_string(lp.to_bytes(), compress, version))
-                lp = None
-            if lp is None:
-                lp = ListpackBuilder()
-            lp.append(item)
-        if lp is not None:
-            nodes.append(encode_len(C.QuicklistContainer.PACKED)
-                         + encode_string(lp.to_bytes(), compress, version))
-        return RdbType.LIST_QUICKLIST_2, encode_len(len(nodes), version) + b"".join(nodes)
-    if version >= 7:
-        nodes = []
-        zl: ZiplistBuilder | None = None
-        for item in value:
-            sz = len(item)
-            overhead = (1 if sz < 254 else 5) + (1 if sz < 64 else 2 if sz < 16384 else 5)
-            if zl is not None and zl.nbytes + sz + overhead > QUICKLIST_NODE_LIMIT:
-                nodes.append(encode_string(zl.to_bytes(), compress, version))
-                zl = None
-            if zl is None:
-                zl = ZiplistBuilder()
-            zl.append(item)
-        if zl is not None:
-            nodes.append(encode_string(zl.to_bytes(), compress, version))
-        return RdbType.LIST_QUICKLIST, encode_len(len(nodes), version) + b"".join(nodes)
-    if _small(value, V6_LIST_MAX_ZIPLIST_ENTRIES, V6_LIST_MAX_ZIPLIST_VALUE):
-        return RdbType.LIST_ZIPLIST, encode_string(build_ziplist(value), compress, version)
-    return RdbType.LIST, _plain_strings(value, compress, version)
+            overhead = QUICKLIST_SIZE_OVERHEAD
+        else:
+            overhead = _ziplist_overhead(sz)
+        if node is not None and not _node_fits(node.nbytes, len(node), sz, overhead, fill):
+            nodes.append((packed, node.to_bytes()))
+            node = None
+        if node is None:
+            node = ListpackBuilder() if version >= 10 else ZiplistBuilder()
+        node.append(item)
+    if node is not None:
+        nodes.append((packed, node.to_bytes()))
+    return nodes
+
+
+def _node_string(blob: bytes, in_memory_lzf: bool, compress: bool, version: int) -> bytes:
+    """A node as saved: inner nodes of a compressed quicklist are already LZF in memory
+    and are written as such even with rdbcompression off; others as any string."""
+    if in_memory_lzf and len(blob) >= QUICKLIST_MIN_COMPRESS_BYTES:
+        packed = lzf_raw(blob, len(blob))
+        if packed is not None and len(packed) + QUICKLIST_MIN_COMPRESS_IMPROVE < len(blob):
+            return (b"\xc3" + encode_len(len(packed), version) + encode_len(len(blob), version)
+                    + packed)
+    return encode_string(blob, compress, version)
+
+
+def _encode_list(value: Sequence[bytes], version: int, compress: bool, cfg: EncodingConfig):
+    if version < 7:
+        if _small(value, V6_LIST_MAX_ZIPLIST_ENTRIES, V6_LIST_MAX_ZIPLIST_VALUE):
+            return RdbType.LIST_ZIPLIST, encode_string(build_ziplist(value), compress, version)
+        return RdbType.LIST, _plain_strings(value, compress, version)
+    nodes = _quicklist_nodes(value, version, cfg.list_max_listpack_size)
+    depth = cfg.list_compress_depth
+    squeeze = depth > 0 and len(nodes) >= 2 * depth
+    out = [encode_len(len(nodes), version)]
+    for i, (container, blob) in enumerate(nodes):
+        inner = squeeze and depth <= i < len(nodes) - depth
+        if version >= 10:
+            out.append(encode_len(container, version))
+        out.append(_node_string(blob, inner, compress, version))
+    rtype = RdbType.LIST_QUICKLIST_2 if version >= 10 else RdbType.LIST_QUICKLIST
+    return rtype, b"".join(out)
 
 
 def _plain_strings(items, compress: bool, version: int) -> bytes:
@@ -245,20 +313,21 @@ def _plain_strings(items, compress: bool, version: int) -> bytes:
         encode_string(x, compress, version) for x in items)
 
 
-def _encode_set(value: Sequence[bytes], version: int, compress: bool):
-    if value and len(value) <= C.SET_MAX_INTSET_ENTRIES:
+def _encode_set(value: Sequence[bytes], version: int, compress: bool, cfg: EncodingConfig):
+    if value and len(value) <= cfg.set_max_intset_entries:
         ints = [canonical_int(m) for m in value]
         if None not in ints:
             return RdbType.SET_INTSET, encode_string(build_intset(ints), compress, version)
-    if value and version >= 11 and _small(value, C.SET_MAX_LISTPACK_ENTRIES,
-                                          C.SET_MAX_LISTPACK_VALUE):
+    if value and version >= 11 and _small(value, cfg.set_max_listpack_entries,
+                                          cfg.set_max_listpack_value):
         return RdbType.SET_LISTPACK, encode_string(build_listpack(value), compress, version)
     return RdbType.SET, _plain_strings(value, compress, version)
 
 
-def _encode_zset(value: Sequence[tuple[bytes, float]], version: int, compress: bool):
+def _encode_zset(value: Sequence[tuple[bytes, float]], version: int, compress: bool,
+                 cfg: EncodingConfig):
     members = [m for m, _ in value]
-    if value and _small(members, C.ZSET_MAX_LISTPACK_ENTRIES, C.ZSET_MAX_LISTPACK_VALUE):
+    if value and _small(members, cfg.zset_max_listpack_entries, cfg.zset_max_listpack_value):
         ordered = sorted(value, key=lambda ms: (ms[1], ms[0]))
         if version >= 10:
             items: list = []
@@ -284,15 +353,15 @@ def _encode_zset(value: Sequence[tuple[bytes, float]], version: int, compress: b
     return RdbType.ZSET, b"".join(out)
 
 
-def _hash_is_small(value) -> bool:
-    if len(value) > C.HASH_MAX_LISTPACK_ENTRIES:
+def _hash_is_small(value, cfg: EncodingConfig) -> bool:
+    if len(value) > cfg.hash_max_listpack_entries:
         return False
-    limit = C.HASH_MAX_LISTPACK_VALUE
+    limit = cfg.hash_max_listpack_value
     return all(len(f) <= limit and len(v) <= limit for f, v in value)
 
 
-def _encode_hash(value, version: int, compress: bool, field_expires):
-    small = bool(value) and _hash_is_small(value)
+def _encode_hash(value, version: int, compress: bool, field_expires, cfg: EncodingConfig):
+    small = bool(value) and _hash_is_small(value, cfg)
     if field_expires and version >= 12:
         live = {f: t for f, t in field_expires.items() if t is not None}
         if live:
@@ -333,9 +402,13 @@ def _encode_hash_ttl(value, ttls: dict, small: bool, compress: bool, version: in
     return RdbType.HASH_METADATA, b"".join(out)
 
 
-def _stream_nodes(entries) -> list[tuple[tuple[int, int], bytes]]:
+def _stream_nodes(entries, cfg: EncodingConfig) -> list[tuple[tuple[int, int], bytes]]:
     """Node listpacks as successive `streamAppendItem` calls would leave them."""
     nodes: list[tuple[tuple[int, int], bytes]] = []
+    max_bytes = cfg.stream_node_max_bytes
+    if max_bytes <= 0 or max_bytes > STREAM_LISTPACK_MAX_SIZE:
+        max_bytes = STREAM_LISTPACK_MAX_SIZE
+    max_entries = cfg.stream_node_max_entries
     lp: ListpackBuilder | None = None
     master = (0, 0)
     master_fields: tuple = ()
@@ -344,7 +417,7 @@ def _stream_nodes(entries) -> list[tuple[tuple[int, int], bytes]]:
         fields = entry.fields
         if lp is not None:
             total = sum(len(f) + len(v) for f, v in fields)
-            if lp.nbytes + total >= C.STREAM_NODE_MAX_BYTES or count >= C.STREAM_NODE_MAX_ENTRIES:
+            if lp.nbytes + total >= max_bytes or (max_entries and count >= max_entries):
                 nodes.append((master, lp.to_bytes()))
                 lp = None
         names = tuple(f for f, _ in fields)
@@ -378,14 +451,14 @@ def _stream_nodes(entries) -> list[tuple[tuple[int, int], bytes]]:
     return nodes
 
 
-def _encode_stream(s: Stream, version: int, compress: bool):
+def _encode_stream(s: Stream, version: int, compress: bool, cfg: EncodingConfig):
     if version < 9:
         raise _cannot("streams", 9, version)
     rtype = (RdbType.STREAM_LISTPACKS_3 if version >= 11 else
              RdbType.STREAM_LISTPACKS_2 if version >= 10 else RdbType.STREAM_LISTPACKS)
     L = lambda n: encode_len(n, version)  # noqa: E731
     out = []
-    nodes = _stream_nodes(s.entries)
+    nodes = _stream_nodes(s.entries, cfg)
     out.append(L(len(nodes)))
     for key, lp in nodes:
         out.append(encode_string(_stream_id_raw(key), compress, version))
@@ -421,24 +494,25 @@ def _encode_stream(s: Stream, version: int, compress: bool):
 
 
 def encode_value(kind: Kind, value, *, version: int = C.RDB_VERSION_DEFAULT_WRITE,
-                 compress: bool = True, field_expires=None) -> tuple[RdbType, bytes]:
+                 compress: bool = True, field_expires=None,
+                 config: EncodingConfig = DEFAULT_CONFIG) -> tuple[RdbType, bytes]:
     """The type byte and value body Redis would save for `value` in RDB `version`."""
     version = _check_version(version)
     kind = Kind(kind)
     if kind is Kind.STRING:
         return RdbType.STRING, encode_string(value, compress, version)
     if kind is Kind.LIST:
-        return _encode_list(value, version, compress)
+        return _encode_list(value, version, compress, config)
     if kind is Kind.SET:
-        return _encode_set(value, version, compress)
+        return _encode_set(value, version, compress, config)
     if kind is Kind.ZSET:
-        return _encode_zset(value, version, compress)
+        return _encode_zset(value, version, compress, config)
     if kind is Kind.HASH:
         if field_expires and version < 12 and any(t is not None for t in field_expires.values()):
             raise _cannot("hash field TTLs", 12, version)
-        return _encode_hash(value, version, compress, field_expires)
+        return _encode_hash(value, version, compress, field_expires, config)
     if kind is Kind.STREAM:
-        return _encode_stream(value, version, compress)
+        return _encode_stream(value, version, compress, config)
     if kind is Kind.MODULE:
         if version < 8:
             raise _cannot("module values", 8, version)
@@ -448,12 +522,12 @@ def encode_value(kind: Kind, value, *, version: int = C.RDB_VERSION_DEFAULT_WRIT
     raise TypeError(f"cannot encode kind {kind!r}")
 
 
-def _zset_as_loaded(value):
-    """A skiplist-form zset as a 7.0 loader holds it: small ones become listpacks,
-    where -0.0 turns into integer 0 (zzlInsertAt), so the digest sees 0."""
-    if len(value) > C.ZSET_MAX_LISTPACK_ENTRIES or not value:
+def _zset_as_loaded(value, cfg: EncodingConfig):
+    """A skiplist-form zset as a loader with `cfg` holds it: small ones become
+    listpacks, where -0.0 turns into integer 0 (zzlInsertAt), so the digest sees 0."""
+    if len(value) > cfg.zset_max_listpack_entries or not value:
         return value
-    if any(len(m) > C.ZSET_MAX_LISTPACK_VALUE for m, _ in value):
+    if any(len(m) > cfg.zset_max_listpack_value for m, _ in value):
         return value
     if not any(s == 0 and math.copysign(1.0, s) < 0 for _, s in value):
         return value
@@ -467,9 +541,10 @@ class RdbWriter:
     """Pure encoder for one RDB file: call in file order, concatenate what it returns."""
 
     def __init__(self, version: int = C.RDB_VERSION_DEFAULT_WRITE, *, compress: bool = True,
-                 checksum: bool = True) -> None:
+                 checksum: bool = True, config: EncodingConfig = DEFAULT_CONFIG) -> None:
         self.version = _check_version(version)
         self.compress = compress
+        self.config = config
         self.checksum = checksum
         self.crc = 0
         self.nbytes = 0
@@ -536,10 +611,11 @@ class RdbWriter:
     def key(self, rec: KeyRecord) -> bytes:
         value = rec.value
         if rec.type in (RdbType.ZSET, RdbType.ZSET_2):
-            value = _zset_as_loaded(value)
+            value = _zset_as_loaded(value, self.config)
         try:
             rtype, body = encode_value(rec.kind, value, version=self.version,
-                                       compress=self.compress, field_expires=rec.field_expires)
+                                       compress=self.compress, field_expires=rec.field_expires,
+                                       config=self.config)
         except LossyConversion as e:
             raise LossyConversion([Loss(rec.db, rec.key, x.what) for x in e.losses]) from None
         except UnsupportedError as e:
@@ -598,7 +674,7 @@ def _group_by_db(keys: Iterable[KeyRecord]):
 
 def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy: bool = False,
               inputs=(), compress: bool = True, checksum: bool = True,
-              ctime: int | None = None) -> WriteReport:
+              ctime: int | None = None, config: EncodingConfig = DEFAULT_CONFIG) -> WriteReport:
     """Write `source` (a Dataset or Records) as an RDB file at `path`, atomically.
 
     Header, AUX and end records of the source are replaced by our own. A Dataset or a
@@ -607,7 +683,7 @@ def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy
     """
     from .fileio import atomic_output
 
-    w = RdbWriter(version, compress=compress, checksum=checksum)
+    w = RdbWriter(version, compress=compress, checksum=checksum, config=config)
     report = WriteReport(version=w.version)
     losses: list[Loss] = []
 
