@@ -11,7 +11,7 @@ from typing import Iterator
 from . import fileio
 from ._values import VALKEY_VALUE_READERS, VALUE_READERS, Bad, NeedMore
 from .errors import CorruptError, FormatError
-from .parser import DONE, NEED_DATA, RdbParser, type_name
+from .parser import RdbParser, type_name
 from .records import Aux, Dataset, End, Function, Header, KeyRecord, ModuleAux
 
 __all__ = ["iter_records", "load", "decode_value"]

@@ -9,9 +9,9 @@ import math
 import pytest
 
 from rdbtools.constants import Kind
-from rdbtools.errors import CorruptError, FormatError
+from rdbtools.errors import CorruptError
 from rdbtools.reader import iter_records, load
-from rdbtools.records import End, Function, ModuleValue, Stream
+from rdbtools.records import End, ModuleValue, Stream
 
 CORPUS_RDBS = [
     "redis-rdb-tools-dumps/" + n for n in (

@@ -12,7 +12,7 @@ import pytest
 
 from rdbtools._crc import crc64
 from rdbtools.constants import RdbType
-from rdbtools.errors import ChecksumError, CorruptError, FormatError, TruncatedError, UnsupportedError
+from rdbtools.errors import ChecksumError, CorruptError, TruncatedError, UnsupportedError
 from rdbtools.parser import DONE, NEED_DATA, RdbParser
 from rdbtools.reader import decode_value, iter_records, load
 from rdbtools.records import Aux, End, Function, Header, KeyRecord, ModuleValue, ResizeDb, SelectDb
