@@ -30,7 +30,7 @@ from .errors import ManifestError
 from .manifest import parse_manifest
 from .resp import txn_step
 
-__all__ = ["check_aof", "CheckOptions", "AofReport", "FileReport", "Damage",
+__all__ = ["check_aof", "CheckOptions", "AofReport", "FileReport", "Damage", "ValidRun",
            "scan_valid_records", "LONG_MAX"]
 
 LONG_MAX = 2**63 - 1
@@ -78,13 +78,36 @@ class Damage:
     offset: int                           # first byte not accepted (record start)
     message: str | None                   # the `0x...: ...` text, or the format-error line
     dropped_commands: int = 0             # complete commands between ok_up_to and offset
-    after: list[tuple[int, int]] = field(default_factory=list)  # valid commands past it
+    after: "ValidRun | None" = None       # valid commands past it
 
     def as_dict(self) -> dict:
+        a = self.after
         return {"offset": self.offset, "message": self.message,
                 "dropped_commands_before_damage": self.dropped_commands,
-                "valid_commands_after_damage": len(self.after),
-                "valid_after_offsets": [a for a, _ in self.after[:1000]]}
+                "valid_commands_after_damage": a.count if a else 0,
+                "valid_after_first": a.first if a else None,
+                "valid_after_last": a.last if a else None,
+                "valid_after_offsets": list(a.sample) if a else []}
+
+
+@dataclass
+class ValidRun:
+    """Well-formed commands found in a stretch: how many, where (a bounded sample)."""
+
+    count: int = 0
+    first: int | None = None
+    last: int | None = None
+    sample: list[int] = field(default_factory=list)
+
+    SAMPLE_MAX = 1000
+
+    def add(self, offset: int) -> None:
+        if self.first is None:
+            self.first = offset
+        self.last = offset
+        self.count += 1
+        if len(self.sample) < self.SAMPLE_MAX:
+            self.sample.append(offset)
 
 
 @dataclass
@@ -281,7 +304,7 @@ class _Checker:
         if rep.damage is not None:
             rep.damage.dropped_commands = cmds - cmds_at_pos
             if rep.damage.offset < size:
-                rep.damage.after = scan_valid_records(m, rep.damage.offset + 1, size, resync=True)
+                rep.damage.after = scan_valid_records(m, rep.damage.offset + 1, size)
         if diff == 0 and o.truncate_to_timestamp:
             self.out(f"Truncate nothing in AOF {name} to timestamp {o.truncate_to_timestamp}")
             rep.status = OK
@@ -333,12 +356,13 @@ class _Checker:
         d = rep.damage
         if d is None:
             return
-        dropped = d.dropped_commands + len(d.after)
+        after = d.after.count if d.after else 0
+        dropped = d.dropped_commands + after
         self.o.note(f"check-aof: cutting {name} at {rep.ok_up_to} would drop {rep.diff} bytes "
                     f"holding {dropped} complete command(s)")
-        if d.after:
-            first, last = d.after[0][0], d.after[-1][0]
-            self.o.note(f"check-aof: WARNING: {len(d.after)} valid command(s) follow the damage "
+        if after:
+            first, last = d.after.first, d.after.last
+            self.o.note(f"check-aof: WARNING: {after} valid command(s) follow the damage "
                         f"at offset {d.offset} (first at offset {first}, last at offset {last}); "
                         f"--fix would lose them, --salvage keeps them")
 
@@ -680,21 +704,20 @@ def _strict_annotation(m, p: int, size: int):
     return nl + 1
 
 
-def scan_valid_records(m, start: int, size: int, *, resync: bool = True,
-                       limit: int = 10_000_000) -> list[tuple[int, int]]:
-    """Complete, well-formed commands in m[start:size] (offset, end).
+def scan_valid_records(m, start: int, size: int) -> ValidRun:
+    """Count and locate the complete, well-formed commands in m[start:size].
 
-    With `resync`, damaged stretches are skipped: a new record may begin only right
-    after a CRLF, where a real record boundary can be.
+    Damaged stretches are skipped: a new record may begin only where `_next_boundary`
+    says a real record boundary can be.
     """
-    found: list[tuple[int, int]] = []
+    found = ValidRun()
     p = start
-    while p < size and len(found) < limit:
+    while p < size:
         c = m[p]
         if c == 0x2A:
             got = _strict_command(m, p, size)
             if got is not None:
-                found.append((p, got[0]))
+                found.add(p)
                 p = got[0]
                 continue
         elif c == 0x23:
@@ -702,8 +725,6 @@ def scan_valid_records(m, start: int, size: int, *, resync: bool = True,
             if end is not None:
                 p = end
                 continue
-        if not resync:
-            break
         p = _next_boundary(m, p + 1, size)
     return found
 

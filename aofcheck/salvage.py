@@ -29,83 +29,102 @@ __all__ = ["plan_salvage", "salvage_file"]
 _COPY_CHUNK = 1 << 20
 
 
-def plan_salvage(m, start: int, size: int) -> tuple[list[tuple[int, int]], list[dict], int]:
-    """(kept ranges, removed ranges with reasons, kept command count) for m[start:size]."""
-    items: list[list] = []          # [kind, offset, end, verb, keep, reason]
+def plan_salvage(m, start: int, size: int, keep=None) -> tuple[list[tuple[int, int]], list[dict], int]:
+    """Decide what stays of m[start:size]: (kept ranges, removed ranges, kept commands).
+
+    Streams: only the records of an open transaction are held back.  With `keep`, kept
+    ranges are handed to it as soon as they are final instead of being collected.
+    """
+    kept: list[tuple[int, int]] = []
+    removed: list[dict] = []
+    counts = [0]
+    run = [None, None]                    # the kept range being extended
+
+    def emit(off: int, end: int, is_cmd: bool) -> None:
+        counts[0] += is_cmd
+        if run[1] == off:
+            run[1] = end
+            return
+        flush()
+        run[0], run[1] = off, end
+
+    def flush() -> None:
+        if run[0] is not None:
+            if keep is None:
+                kept.append((run[0], run[1]))
+            else:
+                keep(run[0], run[1])
+        run[0] = run[1] = None
+
+    def drop(off: int, end: int, reason: str) -> None:
+        if removed and removed[-1]["end"] == off and removed[-1]["reason"] == reason:
+            removed[-1]["end"] = end
+        else:
+            removed.append({"offset": off, "end": end, "reason": reason})
+
+    txn: list[tuple] | None = None        # records of the open MULTI: (off, end, is_cmd, bad)
+    damaged = False
+
+    def drop_txn(reason: str) -> None:
+        for off, end, _is_cmd, bad in txn:
+            drop(off, end, bad or reason)
+
     p = start
     while p < size:
+        rec = None
         c = m[p]
         if c == 0x2A:
             got = _strict_command(m, p, size)
             if got is not None:
-                items.append(["cmd", p, got[0], got[1], True, None])
-                p = got[0]
-                continue
+                rec = (p, got[0], got[1])
         elif c == 0x23:
             end = _strict_annotation(m, p, size)
             if end is not None:
-                items.append(["ann", p, end, None, True, None])
-                p = end
-                continue
-        nxt = _next_boundary(m, p + 1, size)
-        items.append(["bad", p, nxt, None, False, "damaged bytes (not a well-formed record)"])
-        p = nxt
-    _repair_transactions(items)
-    kept: list[tuple[int, int]] = []
-    removed: list[dict] = []
-    ncmd = 0
-    for kind, off, end, _verb, keep, reason in items:
-        if keep:
-            ncmd += kind == "cmd"
-            if kept and kept[-1][1] == off:
-                kept[-1] = (kept[-1][0], end)
+                rec = (p, end, None)
+        if rec is None:
+            nxt = _next_boundary(m, p + 1, size)
+            if txn is not None:
+                txn.append((p, nxt, False, _DAMAGED))
+                damaged = True
             else:
-                kept.append((off, end))
+                drop(p, nxt, _DAMAGED)
+            p = nxt
+            continue
+        off, end, verb = rec
+        is_cmd = m[off] == 0x2A
+        p = end
+        if verb == b"multi":
+            if txn is not None:
+                drop_txn("transaction interrupted by another MULTI")
+            txn, damaged = [(off, end, True, None)], False
+        elif verb == b"exec":
+            if txn is None:
+                drop(off, end, "EXEC without MULTI")
+            else:
+                txn.append((off, end, True, None))
+                if damaged:
+                    drop_txn("transaction containing damage")
+                else:
+                    for t_off, t_end, t_cmd, _bad in txn:
+                        emit(t_off, t_end, t_cmd)
+                txn, damaged = None, False
+        elif txn is not None:
+            txn.append((off, end, is_cmd, None))
         else:
-            if removed and removed[-1]["end"] == off and removed[-1]["reason"] == reason:
-                removed[-1]["end"] = end
-            else:
-                removed.append({"offset": off, "end": end, "reason": reason})
+            emit(off, end, is_cmd)
+    if txn is not None:
+        drop_txn("MULTI without EXEC")
+    flush()
     for r in removed:
         r["length"] = r["end"] - r["offset"]
-    return kept, removed, ncmd
+    return kept, removed, counts[0]
 
 
-def _repair_transactions(items: list[list]) -> None:
-    open_at: int | None = None          # index of the open MULTI
-    damaged = False
-
-    def drop(a: int, b: int, reason: str) -> None:
-        for it in items[a:b]:
-            it[4] = False
-            it[5] = it[5] if it[0] == "bad" else reason
-
-    for i, it in enumerate(items):
-        kind, verb = it[0], it[3]
-        if kind == "bad":
-            if open_at is not None:
-                damaged = True
-            continue
-        if kind != "cmd":
-            continue
-        if verb == b"multi":
-            if open_at is not None:
-                drop(open_at, i, "transaction interrupted by another MULTI")
-            open_at, damaged = i, False
-        elif verb == b"exec":
-            if open_at is None:
-                drop(i, i + 1, "EXEC without MULTI")
-            else:
-                if damaged:
-                    drop(open_at, i + 1, "transaction containing damage")
-                open_at, damaged = None, False
-    if open_at is not None:
-        drop(open_at, len(items), "MULTI without EXEC")
+_DAMAGED = "damaged bytes (not a well-formed record)"
 
 
 def salvage_file(path: str, m, size: int, start: int, *, note=lambda text: None) -> dict:
     """Rewrite `path` as its preamble (m[:start]) plus the sound records; return the report."""
-    kept, removed, ncmd = plan_salvage(m, start, size)
     stamp = int(time.time() * 1000)
     orig = f"{path}.orig-{stamp}"
     try:
@@ -115,11 +134,17 @@ def salvage_file(path: str, m, size: int, start: int, *, note=lambda text: None)
         with open(orig, "rb") as f:
             os.fsync(f.fileno())
     fsync_dir(os.path.dirname(os.path.abspath(path)))
+    written = [0]
     with atomic_output(path, compress=False) as out:
-        for a, b in ([(0, start)] if start else []) + kept:
+        def keep(a: int, b: int) -> None:
             for c in range(a, b, _COPY_CHUNK):
                 out.write(m[c:min(b, c + _COPY_CHUNK)])
-    new_size = start + sum(b - a for a, b in kept)
+            written[0] += b - a
+
+        if start:
+            keep(0, start)
+        _kept, removed, ncmd = plan_salvage(m, start, size, keep=keep)
+    new_size = written[0]
     report = {
         "file": path, "original_size": size, "new_size": new_size,
         "original_kept_as": orig, "kept_commands": ncmd,
