@@ -568,7 +568,7 @@ def test_older_versions_load_in_70_with_same_digest(fixtures_dir, tmp_path, vers
 
 
 @pytest.mark.interop
-def test_corpus_rewritten_v10_loads_with_same_digest(corpus_dir, tmp_path):
+def test_corpus_rewritten_v10_and_v9_load_with_same_digest(corpus_dir, tmp_path):
     checked = 0
     for i, path in enumerate(_corpus_files(corpus_dir)):
         ds = reader.load(path)
@@ -577,6 +577,10 @@ def test_corpus_rewritten_v10_loads_with_same_digest(corpus_dir, tmp_path):
         out = tmp_path / f"{i}.rdb"
         write_rdb(out, ds, lossy=True)
         _check_rdb(out)
+        if ds.version >= 9:  # and downgraded to what Redis 5-6.2 write
+            old = tmp_path / f"{i}.v9.rdb"
+            write_rdb(old, ds, version=9, lossy=True)
+            _check_rdb(old)
         if ds.version <= 10:
             want = _digest_of(path, tmp_path / f"orig{i}")
         else:
@@ -584,6 +588,8 @@ def test_corpus_rewritten_v10_loads_with_same_digest(corpus_dir, tmp_path):
             # in their digests: use the offline 7.0 digest of the data we meant to keep.
             want = digest_records([replace(k, field_expires=None) for k in ds.keys]).encode()
         assert _digest_of(out, tmp_path / f"ours{i}") == want, path
+        if ds.version >= 9:
+            assert _digest_of(old, tmp_path / f"v9-{i}") == want, path
         checked += 1
     assert checked >= 25
 
