@@ -746,9 +746,10 @@ def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy
             if not (isinstance(rec, ModuleAux) and rec.when == 2):
                 out.write(other_bytes(rec))
         for db, recs in groups:
-            out.write(w.select_db(db))
             kept = [r for r in recs if _kept(r, w.version)]
-            out.write(w.resize_db(len(kept), sum(r.expire_ms is not None for r in kept)))
+            if kept:  # a database left empty gets no SELECTDB, as Redis writes it
+                out.write(w.select_db(db))
+                out.write(w.resize_db(len(kept), sum(r.expire_ms is not None for r in kept)))
             for rec in recs:
                 out.write(key_bytes(rec))
         if stream is not None:
@@ -757,7 +758,7 @@ def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy
             pending_db: int | None = None
             for rec in stream:
                 if isinstance(rec, KeyRecord):
-                    if rec.db != current_db:
+                    if rec.db != current_db and _kept(rec, w.version):
                         current_db = rec.db
                         out.write(w.select_db(rec.db))
                         if hint is not None and hint[0] == rec.db:

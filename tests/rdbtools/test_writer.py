@@ -600,3 +600,18 @@ def test_lz4_output_is_compressed_and_readable(fixtures_dir, tmp_path):
     write_rdb(out, ds)
     assert out.read_bytes()[:4] == b"\x04\x22\x4d\x18"
     assert norm_dataset(reader.load(out), 10) == norm_dataset(ds, 10)
+
+
+@pytest.mark.parametrize("as_iterator", [False, True])
+def test_database_left_empty_gets_no_selectdb(tmp_path, as_iterator):
+    s = Stream(entries=(), length=0, last_id=(1, 1))
+    recs = [KeyRecord(3, b"gone", RdbType.STREAM_LISTPACKS_2, s),
+            KeyRecord(3, b"empty", RdbType.LIST, []),
+            KeyRecord(5, b"k", RdbType.STRING, b"v")]
+    out = tmp_path / "o.rdb"
+    rep = write_rdb(out, iter(recs) if as_iterator else recs, version=8, lossy=True,
+                    ctime=1700000000)
+    data = out.read_bytes()
+    assert b"\xfe\x03" not in data and b"\xfe\x05" in data
+    assert rep.skipped_empty == [(3, b"empty")] and [x.key for x in rep.dropped] == [b"gone"]
+    assert [(k.db, k.key) for k in reader.load(out).keys] == [(5, b"k")]
