@@ -10,6 +10,8 @@ fatal, module values cannot be held.
 
 from __future__ import annotations
 
+import bisect
+import math
 import os
 import time
 from contextlib import contextmanager
@@ -55,6 +57,7 @@ class LoadStats:
     version: int | None = None
     aux: dict[bytes, bytes] = field(default_factory=dict)
     functions: int = 0
+    empty_skipped: int = 0
 
 
 def iter_key_records(engine):
@@ -227,6 +230,9 @@ def _load_key(engine, rec: KeyRecord, st: LoadStats, cfg, ndbs: int, keep_expire
     if kind is Kind.MODULE:
         raise UnsupportedError("module values cannot be loaded: this server has no modules",
                                rec.offset, phase="read-object-value", key=rec.key, db=rec.db)
+    if kind in _COLLECTIONS and not rec.value:
+        st.empty_skipped += 1  # RDB_LOAD_ERR_EMPTY_KEY: 7.0 skips these
+        return
     if not keep_expired and rec.expire_ms is not None and rec.expire_ms < now_ms:
         st.keys_expired += 1  # rdbLoad on a master: expired keys are not added
         return
@@ -246,10 +252,26 @@ def _load_key(engine, rec: KeyRecord, st: LoadStats, cfg, ndbs: int, keep_expire
                            % (rec.key.decode("utf-8", "backslashreplace"), rec.db),
                            rec.offset, phase="read-key", key=rec.key, db=rec.db)
     obj = from_record(kind, value, fexp or None, cfg)
+    if kind is Kind.ZSET and rec.type in _ZSET_BLOBS and obj.lp:
+        _keep_negative_zero(obj, value)
     db.add(rec.key, obj)
     if rec.expire_ms is not None:
         db.expires[rec.key] = rec.expire_ms
     st.keys_loaded += 1
+
+
+_ZSET_BLOBS = (RdbType.ZSET_ZIPLIST, RdbType.ZSET_LISTPACK)
+
+
+def _keep_negative_zero(z, value) -> None:
+    """A ziplist/listpack entry "-0" is copied as-is by 7.0's loader (only zzlInsertAt
+    turns -0.0 into integer 0), so DEBUG DIGEST still sees -0 for it."""
+    for m, sc in value:
+        if sc == 0.0 and math.copysign(1.0, sc) < 0:
+            z.d[m] = sc
+            i = bisect.bisect_left(z.sl, (0.0, m))
+            if i < len(z.sl) and z.sl[i][1] == m:
+                z.sl[i] = (sc, m)
 
 
 def _load_function(engine, rec: Function) -> None:
