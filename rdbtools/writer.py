@@ -171,12 +171,9 @@ def _double_text(score: float, version: int) -> bytes:
             return b"%d" % int(score)
         if version >= 11:
             return _shortest_text(score)
-    else:
-        if score == 0:
-            return b"-0" if math.copysign(1.0, score) < 0 else b"0"
-        if -_OLD_INT_DOUBLE_LIMIT < score < _OLD_INT_DOUBLE_LIMIT and score == int(score):
-            return b"%d" % int(score)
-    return (b"%.17g" % score)
+    elif -_OLD_INT_DOUBLE_LIMIT < score < _OLD_INT_DOUBLE_LIMIT and score == int(score):
+        return b"%d" % int(score)
+    return b"%.17g" % score
 
 
 def _string_double(score: float) -> bytes:
@@ -221,7 +218,7 @@ class EncodingConfig:
     @classmethod
     def from_redis(cls, settings: dict) -> "EncodingConfig":
         """From CONFIG-style names (`hash-max-ziplist-entries` aliases too); others ignored."""
-        known = {f: f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         out = {}
         for name, value in settings.items():
             attr = name.replace("-", "_").replace("ziplist", "listpack")
@@ -231,6 +228,7 @@ class EncodingConfig:
 
 
 DEFAULT_CONFIG = EncodingConfig()
+
 
 def _small(items, max_entries: int, max_value: int) -> bool:
     if len(items) > max_entries:
@@ -328,17 +326,12 @@ def _encode_zset(value: Sequence[tuple[bytes, float]], version: int, compress: b
                  cfg: EncodingConfig):
     members = [m for m, _ in value]
     if value and _small(members, cfg.zset_max_listpack_entries, cfg.zset_max_listpack_value):
-        ordered = sorted(value, key=lambda ms: (ms[1], ms[0]))
-        if version >= 10:
-            items: list = []
-            for m, s in ordered:
-                items.append(m)
-                items.append(_double_text(s, version))
-            return RdbType.ZSET_LISTPACK, encode_string(build_listpack(items), compress, version)
-        items = []
-        for m, s in ordered:
+        items: list = []
+        for m, s in sorted(value, key=lambda ms: (ms[1], ms[0])):
             items.append(m)
             items.append(_double_text(s, version))
+        if version >= 10:
+            return RdbType.ZSET_LISTPACK, encode_string(build_listpack(items), compress, version)
         return RdbType.ZSET_ZIPLIST, encode_string(build_ziplist(items), compress, version)
     ordered = sorted(value, key=lambda ms: (ms[1], ms[0]), reverse=True)
     out = [encode_len(len(ordered), version)]
