@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from rdbtools import reader
 from rdbtools._crc import crc64
@@ -187,3 +188,20 @@ def test_commands_built_values_dump_byte_exact(tmp_path):
             r.delete("k")
             r.execute_command("RESTORE", "k", 0, create_payload(kind, value, compress=False))
             assert r.execute_command("DUMP", "k") == dump, name
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 21), st.binary(max_size=64))
+def test_hostile_payloads_raise_only_format_errors(rtype, body):
+    """Any body behind a valid footer: a value or a FormatError, never anything else."""
+    data = bytes((rtype,)) + body + b"\x0a\x00"
+    try:
+        parse_payload(data + crc64(data).to_bytes(8, "little"))
+    except FormatError:
+        pass
+
+
+def test_huge_declared_length_is_refused_without_allocating():
+    data = b"\x00\x81" + (1 << 62).to_bytes(8, "big") + b"x" + b"\x0a\x00"
+    with pytest.raises(FormatError):
+        parse_payload(data + crc64(data).to_bytes(8, "little"))
