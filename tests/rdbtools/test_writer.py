@@ -615,3 +615,21 @@ def test_database_left_empty_gets_no_selectdb(tmp_path, as_iterator):
     assert b"\xfe\x03" not in data and b"\xfe\x05" in data
     assert rep.skipped_empty == [(3, b"empty")] and [x.key for x in rep.dropped] == [b"gone"]
     assert [(k.db, k.key) for k in reader.load(out).keys] == [(5, b"k")]
+
+
+def test_formats_3_7_stream_metadata_layout():
+    """Everything after the node listpacks, as in formats.md §3.7's real 7.0 DUMP."""
+    idb = (1).to_bytes(8, "big") * 2
+    s = Stream(entries=(StreamEntry((1, 1), ((b"f", b"v"),)), StreamEntry((5, 0), ((b"g", b"x"),))),
+               length=2, last_id=(5, 0), first_id=(1, 1), max_deleted_id=(1, 2), entries_added=3,
+               groups=(ConsumerGroup(b"grp", (1, 1), -1, (PendingEntry((1, 1), 77, 1),), (
+                   Consumer(b"bob", 9, 9, ()), Consumer(b"alice", 8, 8, ((1, 1),)))),))
+    _, body = encode_value(Kind.STREAM, s, compress=False)
+    ms = lambda t: t.to_bytes(8, "little")  # noqa: E731
+    tail = (b"\x02" b"\x05\x00" b"\x01\x01" b"\x01\x02" b"\x03"
+            b"\x01" b"\x03grp" b"\x01\x01" b"\x81" + b"\xff" * 8
+            + b"\x01" + idb + ms(77) + b"\x01"
+            + b"\x02" + b"\x05alice" + ms(8) + b"\x01" + idb
+            + b"\x03bob" + ms(9) + b"\x00")
+    assert body.endswith(tail)
+    assert body[:2] == b"\x01\x10"  # one node, keyed by a 16-byte ID string
