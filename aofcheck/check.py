@@ -87,7 +87,8 @@ class Damage:
                 "valid_commands_after_damage": a.count if a else 0,
                 "valid_after_first": a.first if a else None,
                 "valid_after_last": a.last if a else None,
-                "valid_after_offsets": list(a.sample) if a else []}
+                "valid_after_offsets": list(a.sample) if a else [],
+                "valid_after_scan_partial": a.partial if a else False}
 
 
 @dataclass
@@ -98,6 +99,7 @@ class ValidRun:
     first: int | None = None
     last: int | None = None
     sample: list[int] = field(default_factory=list)
+    partial: bool = False                 # the resync budget ran out before the end
 
     SAMPLE_MAX = 1000
 
@@ -657,38 +659,60 @@ def run_rdb_check(path: str, name: str, out) -> tuple[bool, int]:
 
 # -- strict record scanning (shared with salvage) -----------------------------------------
 
+class ResyncBudget:
+    """Caps the work of failed record parses while resynchronising after damage.
+
+    A crafted file can nest plausible commands inside payloads so that every line start
+    begins a long parse that fails late (quadratic work).  Successful parses are linear
+    and free; failed attempts are charged per argument header examined.  Once spent,
+    resynchronisation stops.
+    """
+
+    def __init__(self, nbytes: int) -> None:
+        self.left = nbytes // 2 + 100_000
+        self.spent = False
+
+    def charge(self, n: int) -> None:
+        self.left -= n + 1
+        if self.left < 0:
+            self.spent = True
+
+
 def _strict_command(m, p: int, size: int):
-    """A canonical command at p: (end, first arg lowered [first 6 bytes]) or None."""
+    """A canonical command at p: (end, first arg lowered if <= 6 bytes else b"").
+
+    On failure: (None, number of argument headers examined), the cost of the attempt.
+    """
     find = m.find
     if p >= size or m[p] != 0x2A:
-        return None
+        return None, 0
     e = find(b"\r\n", p + 1, p + 2 + _FAST_DIGITS)
     if e < 0:
-        return None
+        return None, 0
     s = m[p + 1:e]
     if not s.isdigit():
-        return None
+        return None, 0
     argc = int(s)
     if argc <= 0:
-        return None
+        return None, 0
     q = e + 2
     first = None
     for i in range(argc):
         if q >= size or m[q] != 0x24:
-            return None
+            return None, i
         e = find(b"\r\n", q + 1, q + 2 + _FAST_DIGITS)
         if e < 0:
-            return None
+            return None, i
         s = m[q + 1:e]
         if not s.isdigit():
-            return None
+            return None, i
         n = int(s)
         body = e + 2
         q = body + n
         if q + 2 > size or m[q:q + 2] != b"\r\n":
-            return None
+            return None, i
         if i == 0:
-            first = m[body:body + min(n, 6)].lower() if n <= 6 else b""
+            first = m[body:body + n].lower() if n <= 6 else b""
         q += 2
     return q, first
 
@@ -711,21 +735,24 @@ def scan_valid_records(m, start: int, size: int) -> ValidRun:
     says a real record boundary can be.
     """
     found = ValidRun()
+    budget = ResyncBudget(size - start)
     p = start
-    while p < size:
+    while p < size and not budget.spent:
         c = m[p]
         if c == 0x2A:
-            got = _strict_command(m, p, size)
-            if got is not None:
+            end, first = _strict_command(m, p, size)
+            if end is not None:
                 found.add(p)
-                p = got[0]
+                p = end
                 continue
+            budget.charge(first)
         elif c == 0x23:
             end = _strict_annotation(m, p, size)
             if end is not None:
                 p = end
                 continue
         p = _next_boundary(m, p + 1, size)
+    found.partial = budget.spent
     return found
 
 

@@ -22,7 +22,7 @@ import time
 
 from rdbtools.fileio import atomic_output, fsync_dir
 
-from .check import _next_boundary, _strict_annotation, _strict_command
+from .check import ResyncBudget, _next_boundary, _strict_annotation, _strict_command
 
 __all__ = ["plan_salvage", "salvage_file"]
 
@@ -69,20 +69,25 @@ def plan_salvage(m, start: int, size: int, keep=None) -> tuple[list[tuple[int, i
         for off, end, _is_cmd, bad in txn:
             drop(off, end, bad or reason)
 
+    budget = ResyncBudget(size - start)
     p = start
     while p < size:
         rec = None
         c = m[p]
         if c == 0x2A:
-            got = _strict_command(m, p, size)
-            if got is not None:
-                rec = (p, got[0], got[1])
+            end, first = _strict_command(m, p, size)
+            if end is not None:
+                rec = (p, end, first)
+            else:
+                budget.charge(first)
         elif c == 0x23:
             end = _strict_annotation(m, p, size)
             if end is not None:
                 rec = (p, end, None)
         if rec is None:
-            nxt = _next_boundary(m, p + 1, size)
+            # resynchronise at the next possible record start (or give up on the rest
+            # when a crafted file has used up the budget)
+            nxt = size if budget.spent else _next_boundary(m, p + 1, size)
             if txn is not None:
                 txn.append((p, nxt, False, _DAMAGED))
                 damaged = True

@@ -99,11 +99,11 @@ def _record_bounds(data: bytes, base: int = 0) -> list[tuple[int, int, object]]:
     return [(ev.offset, ev.end, ev) for ev in iter_events(data[base:], base_offset=base)]
 
 
-def _offsets(data: bytes, start: int, n: int, seed: int) -> list[int]:
+def _offsets(data: bytes, start: int, n: int, seed: int, tail: int = 8) -> list[int]:
     """Record boundaries, offsets one either side, and random offsets in data[start:]."""
     rnd = random.Random(seed)
     picks = set()
-    for off, end, _ev in _record_bounds(data, start)[-12:]:
+    for off, end, _ev in _record_bounds(data, start)[-tail:]:
         picks.update({off, off + 1, off + 2, off + 5, end - 1, end - 2})
     picks.update(rnd.randrange(start, len(data)) for _ in range(n))
     return sorted(p for p in picks if start <= p < len(data))
@@ -134,7 +134,7 @@ def test_single_file_damaged_in_the_middle(corpus, tmp_path, layout):
     data = corpus.resp_log if layout == "plain" else corpus.base_rdb + corpus.incr
     start = 0 if layout == "plain" else len(corpus.base_rdb)
     rnd = random.Random(7)
-    for at in _offsets(data, start, 12, seed=3):
+    for at in _offsets(data, start, 8, seed=3, tail=5):
         garbage = bytes([rnd.choice(b"x*$#\r\n\0\xff")])
         _compare(tmp_path, f"{layout}-flip{at}", data[:at] + garbage + data[at + 1:], ["--fix"])
         _compare(tmp_path, f"{layout}-ins{at}", data[:at] + b"garbage\r\n" + data[at:], ["--fix"])
@@ -184,7 +184,7 @@ MAN = "x/appendonlydir/appendonly.aof.manifest"
 
 def test_multi_part_last_incr_damaged(corpus, tmp_path):
     incr = corpus.incr
-    for cut in _offsets(incr, 0, 10, seed=11):
+    for cut in _offsets(incr, 0, 6, seed=11, tail=3):
         def mutate(d, cut=cut):
             (d / "appendonly.aof.2.incr.aof").write_bytes(incr[:cut])
         for args in ([], ["--fix"]):
