@@ -137,3 +137,25 @@ def test_salvage_refuses_without_confirmation(corpus, tmp_path):
     rc, out = run_ours(["--salvage", "F.aof"], stdin=b"n\n", cwd=str(tmp_path))
     assert rc == 1 and out.endswith("Continue? [y/N]: Aborting...\n")
     assert (tmp_path / "F.aof").read_bytes() == data[:100] + b"garbage\r\n" + data[100:]
+
+
+def test_salvage_non_last_incr_keeps_later_files(corpus, tmp_path):
+    """--fix must refuse a damaged non-last file; --salvage can repair it in place."""
+    folder = tmp_path / "x"
+    shutil.copytree(corpus.folder, folder)
+    d = folder / "appendonlydir"
+    incr = d / "appendonly.aof.2.incr.aof"
+    data = incr.read_bytes()
+    victim = _pick([e for e in _records(data, 0) if isinstance(e, Command)], in_multi=False)
+    incr.write_bytes(_damage(data, victim))
+    last = b"*3\r\n$3\r\nset\r\n$4\r\nlate\r\n$1\r\n1\r\n"
+    (d / "appendonly.aof.3.incr.aof").write_bytes(last)
+    with open(d / "appendonly.aof.manifest", "ab") as f:
+        f.write(b"file appendonly.aof.3.incr.aof seq 3 type i\n")
+    man = str(d / "appendonly.aof.manifest")
+    assert run_ours(["--fix", "--yes", man])[0] == 1
+    rc, out = run_ours(["--salvage", "--yes", man])
+    assert rc == 0, out
+    assert incr.read_bytes() == _without(data, 0, {victim.offset})
+    assert (d / "appendonly.aof.3.incr.aof").read_bytes() == last
+    assert run_redis([man])[0] == 0

@@ -148,3 +148,14 @@ def test_man_page_options_exist():
     assert {"--fix", "--salvage", "--yes", "--json", "--no-keep-cut"} <= options
     for opt in options - {"--fix", "--truncate-to-timestamp", "--help"}:
         assert opt in command.help, opt
+
+
+def test_truncate_to_timestamp_keeps_the_cut(tmp_path):
+    data = b"#TS:1000\r\n" + SET + b"#TS:2000\r\n" + SET
+    (tmp_path / "F.aof").write_bytes(data)
+    res = invoke(["--truncate-to-timestamp", "1500", "F.aof"], cwd=tmp_path)
+    assert res.exit_code == 0
+    assert res.stdout.endswith("Successfully truncated AOF F.aof to timestamp 1500\n")
+    cut = 10 + len(SET)
+    assert (tmp_path / "F.aof").read_bytes() == data[:cut]
+    assert (tmp_path / f"F.aof.cut-{cut}").read_bytes() == data[cut:]
