@@ -11,6 +11,7 @@ from rdbtools.constants import Kind, RdbType
 from rdbtools.errors import ChecksumError, CorruptError, FormatError, UnsupportedError
 from rdbtools.payload import create_payload, parse_payload
 from rdbtools.records import Stream, StreamEntry
+from rdbtools.writer import EncodingConfig
 from tests.support.realredis import RealRedis, load_rdb_in_redis
 
 
@@ -98,8 +99,10 @@ def _deterministic(rec) -> bool:
 
 
 @pytest.mark.interop
-def test_every_fixture_key_dump_parses_and_our_payload_restores(fixtures_dir, tmp_path):
-    src = fixtures_dir / "rdb" / "all-types.rdb"
+@pytest.mark.parametrize("name", ["all-types", "compressed-nodes", "expired", "lru", "lfu",
+                                  "uncompressed", "no-checksum"])
+def test_every_fixture_key_dump_parses_and_our_payload_restores(fixtures_dir, tmp_path, name):
+    src = fixtures_dir / "rdb" / f"{name}.rdb"
     ds = reader.load(src)
     srv = load_rdb_in_redis(src, tmp_path / "srv")
     try:
@@ -113,19 +116,22 @@ def test_every_fixture_key_dump_parses_and_our_payload_restores(fixtures_dir, tm
             rtype, value, _ = parse_payload(dump, max_version=10)
             assert rtype is rec.type, rec.key
             assert _value_of(rec.kind, value) == _value_of(rec.kind, rec.value), rec.key
-            ours = create_payload(rec.kind, value)
+            # nodes load as saved (16-entry fill); this server keeps them uncompressed
+            ours = create_payload(rec.kind, value, config=EncodingConfig(
+                list_max_listpack_size=16 if name == "compressed-nodes" else -2))
             if _deterministic(rec):
                 assert ours == dump, rec.key
                 exact += 1
-            for version, name in ((10, b"copy10:"), (9, b"copy9:")):
+            for version, prefix in ((10, b"copy10:"), (9, b"copy9:")):
                 if rec.kind is Kind.STREAM and version == 9:
                     continue  # v1 streams cannot carry the v2 bookkeeping the digest ignores
                 payload = create_payload(rec.kind, value, version=version)
                 ttl = max(r.execute_command("PEXPIRETIME", rec.key), 0)  # digest flags expiry
-                assert r.execute_command("RESTORE", name + rec.key, ttl, payload, "ABSTTL")
-                assert r.execute_command("DEBUG", "DIGEST-VALUE", name + rec.key) == \
+                assert r.execute_command("RESTORE", prefix + rec.key, ttl, payload, "ABSTTL")
+                assert r.execute_command("DEBUG", "DIGEST-VALUE", prefix + rec.key) == \
                     r.execute_command("DEBUG", "DIGEST-VALUE", rec.key), (version, rec.key)
-        assert exact >= 60
+        if name == "all-types":
+            assert exact >= 60
     finally:
         srv.stop()
 
