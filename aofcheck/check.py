@@ -28,7 +28,6 @@ from rdbtools.fileio import fsync_dir
 from . import layout as _layout
 from .errors import ManifestError
 from .manifest import parse_manifest
-from .resp import txn_step
 
 __all__ = ["check_aof", "CheckOptions", "AofReport", "FileReport", "Damage", "ValidRun",
            "scan_valid_records", "LONG_MAX"]

@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from aofcheck.errors import RespCorrupt, RespTruncated
-from aofcheck.resp import (DONE, NEED_DATA, Annotation, Command, RespParser, iter_events,
+from aofcheck.resp import (DONE, NEED_DATA, Annotation, Command, RespParser,
                            txn_step)
 from rdbtools.errors import FormatError, TruncatedError
 
