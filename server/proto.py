@@ -1,0 +1,282 @@
+"""RESP on the wire, sans-I/O: a request parser with Redis's limits and error texts,
+and reply encoding for RESP2 and RESP3.
+
+Replies are plain Python values so the engine never thinks about the protocol:
+bytes/bytearray -> bulk, int -> integer, None -> null, list/tuple -> array,
+`Simple` -> +status, `Error` -> -error, `Map` -> map (flat array in RESP2),
+`RSetReply` -> set (array in RESP2), float -> double (bulk in RESP2), `Raw` -> as is.
+"""
+
+from __future__ import annotations
+
+from .config import SplitError, split_args
+
+#: Redis's PROTO_INLINE_MAX_SIZE: the longest inline line or `*<n>`/`$<n>` header.
+INLINE_MAX = 64 * 1024
+#: Before AUTH, Redis refuses large requests outright.
+UNAUTH_MAX_ARGS = 10
+UNAUTH_MAX_BULK = 16384
+#: Redis's INT_MAX bound on a multibulk count.
+MAX_MULTIBULK = 1024 * 1024 * 1024
+
+
+class ProtocolError(Exception):
+    """Malformed request: reply `-ERR <message>` and close the connection."""
+
+
+class Simple(bytes):
+    __slots__ = ()
+
+
+class Error(bytes):
+    """An error reply; the text includes its code (`ERR ...`, `WRONGTYPE ...`)."""
+
+    __slots__ = ()
+
+
+class Raw(bytes):
+    """Pre-encoded reply bytes (the same for RESP2 and RESP3)."""
+
+    __slots__ = ()
+
+
+class Map(list):
+    """Pairs [(k, v), ...]: a RESP3 map, a flat array in RESP2."""
+
+    __slots__ = ()
+
+
+class RSetReply(list):
+    __slots__ = ()
+
+
+class Push(list):
+    __slots__ = ()
+
+
+class Verbatim(bytes):
+    """RESP3 verbatim text (txt), a bulk string in RESP2."""
+
+    __slots__ = ()
+
+
+class NullArray:
+    """`*-1` in RESP2 (EXEC aborted, BLPOP timeout), `_` in RESP3."""
+
+    __slots__ = ()
+
+
+NULL_ARRAY = NullArray()
+
+
+def err(text: str) -> Error:
+    return Error(text.encode("utf-8", "surrogateescape"))
+
+
+OK = Raw(b"+OK\r\n")
+QUEUED = Raw(b"+QUEUED\r\n")
+PONG = Raw(b"+PONG\r\n")
+
+
+class RequestParser:
+    """Feed bytes, take complete argv lists; raises ProtocolError with Redis's text.
+
+    `need` remembers how many buffered bytes the next request needs at least, so a big
+    bulk arriving in many reads is scanned once, not once per read.
+    """
+
+    __slots__ = ("buf", "pos", "max_bulk", "authenticated", "need")
+
+    def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
+        self.buf = bytearray()
+        self.pos = 0
+        self.max_bulk = max_bulk
+        self.authenticated = True
+        self.need = 0
+
+    def feed(self, data: bytes) -> None:
+        if self.pos:
+            del self.buf[:self.pos]
+            self.need -= self.pos
+            self.pos = 0
+        self.buf += data
+
+    def pending(self) -> int:
+        return len(self.buf) - self.pos
+
+    def commands(self) -> list[list[bytes]]:
+        """Every complete request in the buffer (maybe none)."""
+        out: list[list[bytes]] = []
+        n = len(self.buf)
+        if n < self.need:
+            return out
+        self.need = 0
+        buf = bytes(self.buf) if n - self.pos < 1 << 20 else self.buf
+        pos = self.pos
+        find = buf.find
+        max_bulk = self.max_bulk
+        try:
+            while pos < n:
+                if buf[pos] == 42:  # '*'
+                    nl = find(b"\r\n", pos)
+                    if nl < 0:
+                        if n - pos > INLINE_MAX:
+                            raise ProtocolError("Protocol error: too big mbulk count string")
+                        break
+                    s = buf[pos + 1:nl]
+                    if s.isdigit() and (s[0] != 48 or len(s) == 1) and len(s) < 11:
+                        count = int(s)
+                    else:
+                        count = _int_or(buf, pos + 1, nl)
+                        if count is None:
+                            raise ProtocolError("Protocol error: invalid multibulk length")
+                    if count > MAX_MULTIBULK:
+                        raise ProtocolError("Protocol error: invalid multibulk length")
+                    if not self.authenticated and count > UNAUTH_MAX_ARGS:
+                        raise ProtocolError("Protocol error: unauthenticated multibulk length")
+                    p = nl + 2
+                    if count <= 0:
+                        pos = p
+                        continue
+                    argv = []
+                    append = argv.append
+                    for _ in range(count):
+                        nl = find(b"\r\n", p)
+                        if nl < 0:
+                            if n - p > INLINE_MAX:
+                                raise ProtocolError("Protocol error: too big bulk count string")
+                            break
+                        if buf[p] != 36:  # '$'
+                            raise ProtocolError(
+                                "Protocol error: expected '$', got '%s'" % chr(buf[p]))
+                        s = buf[p + 1:nl]
+                        if not s.isdigit() or (s[0] == 48 and len(s) > 1) or len(s) > 19:
+                            raise ProtocolError("Protocol error: invalid bulk length")
+                        size = int(s)
+                        if size > max_bulk:
+                            raise ProtocolError("Protocol error: invalid bulk length")
+                        if not self.authenticated and size > UNAUTH_MAX_BULK:
+                            raise ProtocolError("Protocol error: unauthenticated bulk length")
+                        end = nl + 2 + size
+                        if end + 2 > n:
+                            self.need = end + 2
+                            break
+                        append(bytes(buf[nl + 2:end]) if buf is self.buf else buf[nl + 2:end])
+                        p = end + 2
+                    else:
+                        out.append(argv)
+                        pos = p
+                        continue
+                    break
+                else:
+                    nl = find(b"\n", pos)
+                    if nl < 0:
+                        if n - pos > INLINE_MAX:
+                            raise ProtocolError("Protocol error: too big inline request")
+                        break
+                    line = bytes(buf[pos:nl])
+                    pos = nl + 1
+                    if line.endswith(b"\r"):
+                        line = line[:-1]
+                    try:
+                        argv = split_args(line)
+                    except SplitError:
+                        raise ProtocolError("Protocol error: unbalanced quotes in request")
+                    if argv:
+                        out.append(argv)
+        finally:
+            self.pos = pos
+        return out
+
+
+def _int_or(buf: bytearray, start: int, end: int) -> int | None:
+    """Redis's string2ll: optional '-', digits, no leading zeros/spaces/plus."""
+    s = bytes(buf[start:end])
+    if not s or len(s) > 20:
+        return None
+    if s[0] == 45:
+        if len(s) < 2 or not s[1:].isdigit() or (s[1] == 48 and len(s) > 2):
+            return None
+    elif not s.isdigit() or (s[0] == 48 and len(s) > 1):
+        return None
+    return int(s)
+
+
+# -- reply encoding ---------------------------------------------------------------------
+
+def format_double(d: float) -> bytes:
+    """Redis 7.0's `%.17g` double rendering (inf/-inf/nan spelled out)."""
+    if d != d:
+        return b"nan"
+    if d == float("inf"):
+        return b"inf"
+    if d == float("-inf"):
+        return b"-inf"
+    return b"%.17g" % d
+
+
+def encode(reply, resp3: bool, out: list) -> None:
+    """Append the wire form of `reply` to `out` (a list of bytes chunks)."""
+    t = type(reply)
+    if t is Raw:
+        out.append(reply)
+    elif t is bytes or t is bytearray:
+        out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
+    elif t is int:
+        out.append(b":%d\r\n" % reply)
+    elif t is Simple:
+        out.append(b"+%s\r\n" % reply)
+    elif t is Error:
+        out.append(b"-%s\r\n" % reply)
+    elif reply is None:
+        out.append(b"_\r\n" if resp3 else b"$-1\r\n")
+    elif t is list or t is tuple:
+        out.append(b"*%d\r\n" % len(reply))
+        for item in reply:
+            encode(item, resp3, out)
+    elif t is Map:
+        if resp3:
+            out.append(b"%%%d\r\n" % len(reply))
+        else:
+            out.append(b"*%d\r\n" % (2 * len(reply)))
+        for k, v in reply:
+            encode(k, resp3, out)
+            encode(v, resp3, out)
+    elif t is RSetReply:
+        out.append(b"%c%d\r\n" % (126 if resp3 else 42, len(reply)))
+        for item in reply:
+            encode(item, resp3, out)
+    elif t is float:
+        if resp3:
+            out.append(b",%s\r\n" % format_double(reply))
+        else:
+            s = format_double(reply)
+            out.append(b"$%d\r\n%s\r\n" % (len(s), s))
+    elif t is bool:
+        if resp3:
+            out.append(b"#t\r\n" if reply else b"#f\r\n")
+        else:
+            out.append(b":1\r\n" if reply else b":0\r\n")
+    elif t is NullArray:
+        out.append(b"_\r\n" if resp3 else b"*-1\r\n")
+    elif t is Verbatim:
+        if resp3:
+            out.append(b"=%d\r\ntxt:%s\r\n" % (len(reply) + 4, reply))
+        else:
+            out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
+    elif t is Push:
+        out.append(b"%c%d\r\n" % (62 if resp3 else 42, len(reply)))
+        for item in reply:
+            encode(item, resp3, out)
+    elif isinstance(reply, int):
+        out.append(b":%d\r\n" % reply)
+    elif isinstance(reply, bytes):
+        out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
+    else:  # pragma: no cover - programming error
+        raise TypeError(f"cannot encode reply {reply!r}")
+
+
+def to_bytes(reply, resp3: bool = False) -> bytes:
+    out: list = []
+    encode(reply, resp3, out)
+    return b"".join(out)
