@@ -205,7 +205,7 @@ def key_records(draw):
                         for i in entry_ids)
         groups = tuple(
             ConsumerGroup(draw(blobs), draw(ids), draw(st.integers(-1, 2**63)),
-                          tuple(PendingEntry(i, draw(st.integers(0, 2**63)),
+                          tuple(PendingEntry(i, draw(st.integers(0, 2**63 - 1)),
                                              draw(st.integers(0, 2**63))) for i in entry_ids[:1]),
                           (Consumer(draw(blobs), 1, 2, tuple(entry_ids[:1])),))
             for _ in range(draw(st.integers(0, 2))))
