@@ -609,7 +609,11 @@ def iter_json_objects(f: BinaryIO, chunk: int = 1 << 20) -> Iterator[tuple[int, 
         while True:
             try:
                 obj, end = raw(ts.buf, ts.pos)
-            except json.JSONDecodeError as e:
+            except RecursionError as e:
+                raise JsonFormatError("JSON nested too deeply", start, phase="read-json") from e
+            except ValueError as e:
+                if not isinstance(e, json.JSONDecodeError):  # e.g. a 10,000-digit integer
+                    raise JsonFormatError(f"bad JSON: {e}", start, phase="read-json") from e
                 if len(ts.buf) - ts.pos > MAX_RECORD_TEXT:
                     raise JsonFormatError("record too large", start, phase="read-json") from e
                 if ts.more(len(ts.buf)):

@@ -274,3 +274,13 @@ def test_output_matches_the_published_schema(fixtures_dir, corpus_dir):
     # ... and it rejects what the reader rejects.
     assert list(validator.iter_errors({"db": 0, "key": "k", "type": "zset", "value": [["a", "x"]]}))
     assert list(validator.iter_errors({"record": "end", "key": "k"}))
+
+
+@pytest.mark.parametrize("doc", [
+    b"[" + b"[" * 100000 + b"]" * 100000 + b"]",
+    b'[{"db":' + b"9" * 20000 + b',"key":"k","type":"string","value":"x"}]',
+    b'{"db":0,"key":"k","type":"list","value":' + b"[" * 50000 + b"]" * 50000 + b"}",
+])
+def test_hostile_json_gives_format_errors(doc):
+    with pytest.raises(FormatError):
+        from_text(doc)
