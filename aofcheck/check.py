@@ -323,6 +323,7 @@ class _Checker:
                     raise _Exit(1)
                 rep.salvage = salvage_file(path, m, size, rep.preamble_end or 0, note=o.note)
                 rep.status = SALVAGED
+                self.error = ""  # the C tool never goes on after an error; we do
                 self.out(f"Successfully salvaged AOF {name}")
                 return rep
             if o.fix:

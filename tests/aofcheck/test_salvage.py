@@ -159,3 +159,22 @@ def test_salvage_non_last_incr_keeps_later_files(corpus, tmp_path):
     assert incr.read_bytes() == _without(data, 0, {victim.offset})
     assert (d / "appendonly.aof.3.incr.aof").read_bytes() == last
     assert run_redis([man])[0] == 0
+
+
+def test_salvage_then_go_on_with_the_next_file(corpus, tmp_path):
+    folder = tmp_path / "x"
+    shutil.copytree(corpus.folder, folder)
+    d = folder / "appendonlydir"
+    bad = b"*2\r\n$3\r\nDEL\r\n$1\r\nq\r\n" + b"*3\r\n$3\r\nset\r\n$1\r\nk\r\n$1\r\nv\r\n"
+    (d / "appendonly.aof.2.incr.aof").write_bytes(b"*2\r\n$3\r\nDEL\r\n?1\r\nq\r\n" + bad)
+    (d / "appendonly.aof.3.incr.aof").write_bytes(bad)
+    with open(d / "appendonly.aof.manifest", "ab") as f:
+        f.write(b"file appendonly.aof.3.incr.aof seq 3 type i\n")
+    rc, out = run_ours(["--salvage", "--yes", str(folder)])
+    assert rc == 0, out
+    assert out.count("Successfully salvaged AOF") == 1
+    assert out.count("0x") == 1  # the error line of file 2 is not repeated for file 3
+    assert "INCR AOF appendonly.aof.3.incr.aof is valid" in out
+    assert (d / "appendonly.aof.2.incr.aof").read_bytes() == bad
+    assert (d / "appendonly.aof.3.incr.aof").read_bytes() == bad
+    assert run_redis([str(d / "appendonly.aof.manifest")])[0] == 0
