@@ -231,3 +231,11 @@ def test_datasets_round_trip_through_every_format(tmp_path_factory, data):
     got, _ = state_after_pipe(resp.read_bytes(), tmp / "pipe", stream_times=False)
     exp_no_times = state_of_rdb(src, tmp / "orig2", stream_times=False)
     assert got == exp_no_times
+
+
+def test_rdb_output_to_lz4_name_is_framed(fixtures_dir, tmp_path):
+    src = fixtures_dir / "rdb" / "all-types.rdb"
+    convert(src, tmp_path / "a.rdb.lz4")
+    assert (tmp_path / "a.rdb.lz4").read_bytes()[:4] == b"\x04\x22\x4d\x18"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.rdb.lz4"]
+    assert digest_file(tmp_path / "a.rdb.lz4", now_ms=0) == digest_file(src, now_ms=0)
