@@ -630,31 +630,14 @@ def save_cut(path: str, m, at: int, size: int) -> str:
 
 
 def run_rdb_check(path: str, name: str, out) -> tuple[bool, int]:
-    """Check the RDB at the start of `path` with rdbtools; (ok, offset after its CRC)."""
-    try:
-        from rdbtools.check import check_rdb
-    except ImportError:
-        check_rdb = None
-    if check_rdb is not None:
-        with open(path, "rb") as f:
-            res = check_rdb(f, name=name, out=lambda text: out(text))
-        return bool(res.ok), int(res.end_offset or 0)
-    from rdbtools.errors import FormatError
-    from rdbtools.reader import iter_records
-    from rdbtools.records import End
+    """Check the RDB at the start of `path` with rdbtools' redis-check-rdb twin; (ok,
+    offset after its CRC).  Its report lines go to `out`, as redis-check-aof prints
+    redis-check-rdb's."""
+    from rdbtools.check import check_rdb
 
-    out(f"[offset 0] Checking RDB file {name}")
-    try:
-        with open(path, "rb") as f:
-            for rec in iter_records(f):
-                if isinstance(rec, End):
-                    out(f"[offset {rec.end}] \\o/ RDB looks OK! \\o/")
-                    return True, rec.end
-    except FormatError as e:
-        out("--- RDB ERROR DETECTED ---")
-        out(f"[offset {e.offset}] {e.reason}")
-        return False, 0
-    return False, 0
+    with open(path, "rb") as f:
+        res = check_rdb(f, name=name, out=lambda text: out(text))
+    return bool(res.ok), int(res.end_offset or 0)
 
 
 # -- strict record scanning (shared with salvage) -----------------------------------------
