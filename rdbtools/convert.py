@@ -142,6 +142,8 @@ def convert(src, dst, *, to: str | None = None, rdb_version: int = 10, lossy: bo
     src_fmt, records, close = open_records(src)
     report = ConvertReport(src_fmt, dst_fmt)
     try:
+        if src_fmt == "json":
+            records = unique_keys(records)
         if key_filter is not None and not key_filter.is_noop:
             records = key_filter.apply(records)
         if on_record is not None:
@@ -207,6 +209,27 @@ def _write_rdb_lz4(dst, records, **kw):
     finally:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def unique_keys(records):
+    """Refuse a key that appears twice in one database (hand-edited JSON can do that;
+    Redis 7.0 aborts loading such an RDB). Remembers a 128-bit hash per key, not the
+    key: about 100 bytes per key."""
+    import hashlib
+
+    from .jsonfmt import JsonFormatError
+    from .records import KeyRecord
+
+    seen: set[int] = set()
+    for rec in records:
+        if type(rec) is KeyRecord:
+            h = hashlib.blake2b(rec.key, digest_size=16, person=b"%d" % rec.db).digest()
+            n = int.from_bytes(h, "little")
+            if n in seen:
+                raise JsonFormatError("duplicate key in the same database", None,
+                                      phase="read-json", key=rec.key, db=rec.db)
+            seen.add(n)
+        yield rec
 
 
 def _tap(records, fn):

@@ -239,3 +239,14 @@ def test_rdb_output_to_lz4_name_is_framed(fixtures_dir, tmp_path):
     assert (tmp_path / "a.rdb.lz4").read_bytes()[:4] == b"\x04\x22\x4d\x18"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.rdb.lz4"]
     assert digest_file(tmp_path / "a.rdb.lz4", now_ms=0) == digest_file(src, now_ms=0)
+
+
+def test_duplicate_keys_in_json_refused(tmp_path):
+    src = tmp_path / "dup.jsonl"
+    src.write_text('{"db":0,"key":"k","type":"string","value":"a"}\n'
+                   '{"db":1,"key":"k","type":"string","value":"b"}\n'
+                   '{"db":0,"key":"k","type":"string","value":"c"}\n')
+    with pytest.raises(FormatError, match="duplicate") as info:
+        convert(src, tmp_path / "out.rdb")
+    assert info.value.key == b"k" and info.value.db == 0
+    assert not (tmp_path / "out.rdb").exists()
