@@ -118,3 +118,20 @@ def test_resp_into_redis_cli_pipe(all_types, tmp_path):
     want = state_of_rdb(__import__("pathlib").Path(all_types), tmp_path / "orig",
                         stream_times=False)
     assert got == want
+
+
+def test_progress_bar_only_on_a_terminal(all_types, monkeypatch):
+    from rdbtools.cli import dump as dump_cli
+
+    with dump_cli.progress(all_types, True) as cb:
+        assert cb is None  # stderr is not a terminal under pytest
+    monkeypatch.setattr(dump_cli.sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(dump_cli, "PROGRESS_MIN_BYTES", 0)
+    with dump_cli.progress(all_types, False) as cb:
+        assert cb is None  # --no-progress
+    from rdbtools.reader import iter_records
+
+    with dump_cli.progress(all_types, True) as cb:
+        assert cb is not None
+        for rec in iter_records(all_types):
+            cb(rec)
