@@ -51,6 +51,13 @@ class RdbState:
         self.scheduled = False
         self.last_load_keys_loaded = 0
         self.last_load_keys_expired = 0
+        # `changes since last save` = engine.dirty - this; engine.dirty itself is never
+        # touched (the engine compares it around every call to decide propagation).
+        self.dirty_at_save = engine.dirty
+
+    @property
+    def changes(self) -> int:
+        return max(0, self.engine.dirty - self.dirty_at_save)
 
     # -- config ------------------------------------------------------------------------
     @property
@@ -81,7 +88,7 @@ class RdbState:
                      "#")
             return False
         self.log("DB saved on disk")
-        self.engine.dirty = 0
+        self.dirty_at_save = self.engine.dirty
         self.lastsave = int(self.clock())
         self.last_bgsave_ok = True
         self.saves += 1
@@ -142,7 +149,7 @@ class RdbState:
         self.last_cow_size = r.cow_bytes
         if r.ok:
             self.log("Background saving terminated with success")
-            self.engine.dirty = max(0, self.engine.dirty - self.dirty_before_bgsave)
+            self.dirty_at_save = max(self.dirty_at_save, self.dirty_before_bgsave)
             self.lastsave = int(self.clock())
             self.last_bgsave_ok = True
             self.saves += 1
@@ -161,7 +168,7 @@ class RdbState:
     def due_save_point(self) -> tuple[int, int] | None:
         """The save point that fires now (rdbSaveBackground from serverCron), if any."""
         now = int(self.clock())
-        dirty = self.engine.dirty
+        dirty = self.changes
         for secs, changes in self.save_params():
             if (dirty >= changes and now - self.lastsave > secs
                     and (now - self.last_bgsave_try > BGSAVE_RETRY_DELAY
@@ -173,7 +180,7 @@ class RdbState:
         now = self.clock() if now is None else now
         running = self.child is not None
         return [
-            ("rdb_changes_since_last_save", self.engine.dirty),
+            ("rdb_changes_since_last_save", self.changes),
             ("rdb_bgsave_in_progress", int(running)),
             ("rdb_last_save_time", self.lastsave),
             ("rdb_last_bgsave_status", "ok" if self.last_bgsave_ok else "err"),

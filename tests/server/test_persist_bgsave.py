@@ -54,6 +54,8 @@ def test_save_writes_dump_and_resets_dirty(tmp_path):
     assert digest_file(str(tmp_path / "dump.rdb")) == digest(e)
     f = dict(st.info_fields())
     assert f["rdb_changes_since_last_save"] == 0 and f["rdb_saves"] == 1
+    run(e, e.new_client(), "SET one more")
+    assert dict(st.info_fields())["rdb_changes_since_last_save"] == 1
     assert f["rdb_last_bgsave_status"] == "ok"
 
 
@@ -75,6 +77,7 @@ def test_bgsave_child_writes_fork_time_snapshot_while_parent_mutates(tmp_path):
     f = dict(st.info_fields())
     assert f["rdb_bgsave_in_progress"] == 0 and f["rdb_last_bgsave_status"] == "ok"
     assert f["rdb_changes_since_last_save"] == dirty_now - dirty_at_fork == 600
+    assert e.dirty == dirty_now  # the engine's own counter is left alone
     assert f["rdb_last_cow_size"] > 0 and f["rdb_last_bgsave_time_sec"] >= 0
 
 
@@ -99,13 +102,15 @@ def test_poll_is_non_blocking_and_reaps_once(tmp_path):
 def test_bgsave_failure_is_reported(tmp_path):
     e = _engine(tmp_path)
     st = RdbState(e)
+    run(e, e.new_client(), "SET x 1", "SET y 2")
     e.config.values["dir"] = str(tmp_path / "gone")  # the child cannot create its temp file
     st.bgsave()
     r = st.wait(20)
     assert r is not None and not r.ok and "FileNotFoundError" in r.report["error"]
     f = dict(st.info_fields())
     assert f["rdb_last_bgsave_status"] == "err" and f["rdb_saves"] == 0
-    assert f["rdb_changes_since_last_save"] == e.dirty > 0
+    assert f["rdb_changes_since_last_save"] == 2
+    assert st.due_save_point() is None
 
 
 def test_kill_child_removes_temp_and_marks_error(tmp_path):
@@ -121,6 +126,7 @@ def test_save_points_fire_like_server_cron(tmp_path):
     clock = Clock()
     e = _engine(tmp_path, save="900 1 300 10")
     st = RdbState(e, clock=clock)
+    st.dirty_at_save = 0
     e.dirty = 5
     clock.t += 300
     assert st.due_save_point() is None          # 5 < 10 changes, 300 s not > 900 s
@@ -139,6 +145,7 @@ def test_failed_bgsave_delays_save_points(tmp_path):
     clock = Clock()
     e = _engine(tmp_path, save="1 1")
     st = RdbState(e, clock=clock)
+    st.dirty_at_save = 0
     e.dirty = 3
     clock.t += 10
     st.last_bgsave_ok = False
@@ -152,6 +159,7 @@ def test_no_save_points_when_save_is_empty(tmp_path):
     clock = Clock()
     e = _engine(tmp_path, save="")
     st = RdbState(e, clock=clock)
+    st.dirty_at_save = 0
     e.dirty = 10**6
     clock.t += 10**6
     assert st.due_save_point() is None
