@@ -70,7 +70,8 @@ def command(ctx: click.Context, args: tuple[str, ...]) -> None:
             stdout.flush()
 
     def usage() -> None:
-        out(f"Usage: {prog} [--fix|--truncate-to-timestamp $timestamp] <file.manifest|file.aof>")
+        _write(stdout, f"Usage: {prog} [--fix|--truncate-to-timestamp $timestamp] "
+                       "<file.manifest|file.aof>\n")
         ctx.exit(1)
 
     opts = CheckOptions(salvage="--salvage" in flags, keep_cut="--no-keep-cut" not in flags)
@@ -81,7 +82,7 @@ def command(ctx: click.Context, args: tuple[str, ...]) -> None:
     elif len(rest) == 3 and rest[0] == "--truncate-to-timestamp" and not opts.salvage:
         value, end, overflow = _strtol(rest[1].encode(), 0)
         if overflow or end != len(rest[1].encode()):
-            out("Invalid timestamp, aborting...")
+            _write(stdout, "Invalid timestamp, aborting...\n")
             ctx.exit(1)
         path, opts.truncate_to_timestamp = rest[2], value
     else:

@@ -159,3 +159,8 @@ def test_truncate_to_timestamp_keeps_the_cut(tmp_path):
     cut = 10 + len(SET)
     assert (tmp_path / "F.aof").read_bytes() == data[:cut]
     assert (tmp_path / f"F.aof.cut-{cut}").read_bytes() == data[cut:]
+
+
+def test_json_usage_error_still_says_why():
+    res = invoke(["--json", "a", "b"])
+    assert (res.exit_code, res.stdout) == (1, USAGE)
