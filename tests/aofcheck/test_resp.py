@@ -209,3 +209,20 @@ def test_roundtrip_any_commands_any_chunking(cmds, step):
     evs = parse([data[i:i + step] for i in range(0, len(data), step)])
     assert [e.args for e in evs] == cmds
     assert evs[-1].end == len(data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([b"MULTI", b"exec", b"set", b"Multi", b"EXEC"]), max_size=12))
+def test_txn_table_agrees_with_the_checker(tmp_path_factory, verbs):
+    """The TXN_TABLE walk and the redis-check-aof emulation accept the same sequences."""
+    from aofcheck.check import CheckOptions, check_aof
+
+    state, complaint = False, None
+    for v in verbs:
+        state, why = txn_step(state, v)
+        complaint = complaint or why
+    table_ok = complaint is None and not state
+    path = tmp_path_factory.mktemp("txn") / "F.aof"
+    path.write_bytes(b"".join(encode([v] + ([b"k", b"v"] if v == b"set" else [])) for v in verbs))
+    rep = check_aof(str(path), CheckOptions())
+    assert (rep.exit_code == 0) == table_ok
