@@ -522,7 +522,10 @@ _WS = " \t\r\n"
 
 
 class _TextStream:
-    """Incrementally decoded UTF-8 text with a byte offset for the consumed prefix."""
+    """Incrementally decoded UTF-8 text that knows the byte offset of any position.
+
+    Offsets are computed incrementally from the last one asked for (records are asked
+    in order), so the cost is linear in the input, not per record in the buffer."""
 
     def __init__(self, f: BinaryIO, chunk: int) -> None:
         self.f = f
@@ -530,16 +533,17 @@ class _TextStream:
         self.dec = codecs.getincrementaldecoder("utf-8")("strict")
         self.buf = ""
         self.pos = 0
-        self.base = 0  # byte offset of buf[0]
+        self._mark = 0       # a buffer index ...
+        self._mark_off = 0   # ... and its absolute byte offset
         self.eof = False
 
     def more(self, at_least: int = 0) -> bool:
         if self.eof:
             return False
         if self.pos:
-            self.base += len(self.buf[:self.pos].encode("utf-8", "surrogatepass"))
+            self._mark_off = self.offset(self.pos)
             self.buf = self.buf[self.pos:]
-            self.pos = 0
+            self.pos = self._mark = 0
         want = max(self.chunk, at_least)
         data = self.f.read(want)
         try:
@@ -555,7 +559,11 @@ class _TextStream:
 
     def offset(self, idx: int | None = None) -> int:
         idx = self.pos if idx is None else idx
-        return self.base + len(self.buf[:idx].encode("utf-8", "surrogatepass"))
+        if idx < self._mark:
+            return self._mark_off - len(self.buf[idx:self._mark].encode("utf-8", "surrogatepass"))
+        off = self._mark_off + len(self.buf[self._mark:idx].encode("utf-8", "surrogatepass"))
+        self._mark, self._mark_off = idx, off
+        return off
 
     def skip_ws(self) -> str:
         """Next non-blank character ('' at EOF) without consuming it."""
@@ -568,7 +576,6 @@ class _TextStream:
                 return buf[i]
             if not self.more():
                 return ""
-
 
 def iter_json_objects(f: BinaryIO, chunk: int = 1 << 20) -> Iterator[tuple[int, Any]]:
     """(byte offset, object) for a JSON array of objects or a sequence of objects."""
