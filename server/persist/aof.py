@@ -395,24 +395,29 @@ class AofManager:
             if self.fd >= 0:
                 os.fsync(self.fd)
         # the new incr (or temp incr) receives every write made after the fork
-        if self.state == AOF_WAIT_REWRITE:
-            name = "temp-%s.incr" % self.filename
-            newfd = os.open(self._path(name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            self.child_incr = name
+        if self.state == AOF_OFF:
+            # BGREWRITEAOF with appendonly no: only a new base, no incr to write to
+            os.makedirs(self.aofdir, exist_ok=True)
+            self.manifest = self._read_manifest()
         else:
-            inc = self._next_incr()
-            name = inc.fsname
-            newfd = self._open_append(name)
-            self.manifest.incrs.append(inc)
-            self.persist_manifest()
-            self.log("Creating AOF incr file %s on background rewrite" % name)
-        if self.fd >= 0:
-            os.close(self.fd)
-        self.fd = newfd
-        self.incr_name = name
-        self.last_incr_size = 0
-        self.synced_size = 0
-        self.selected_db = -1
+            if self.state == AOF_WAIT_REWRITE:
+                name = "temp-%s.incr" % self.filename
+                newfd = os.open(self._path(name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                self.child_incr = name
+            else:
+                inc = self._next_incr()
+                name = inc.fsname
+                newfd = self._open_append(name)
+                self.manifest.incrs.append(inc)
+                self.persist_manifest()
+                self.log("Creating AOF incr file %s on background rewrite" % name)
+            if self.fd >= 0:
+                os.close(self.fd)
+            self.fd = newfd
+            self.incr_name = name
+            self.last_incr_size = 0
+            self.synced_size = 0
+            self.selected_db = -1
         tmp = os.path.join(self.dirpath, "temp-rewriteaof-bg-%d.aof")
 
         def work():
@@ -504,6 +509,9 @@ class AofManager:
             newly_history = [AofInfo(i.name, i.seq, HISTORY) for i in reversed(m.incrs)]
             m.incrs = [inc]
             self.state = AOF_ON
+        elif self.state == AOF_OFF:
+            newly_history = [AofInfo(i.name, i.seq, HISTORY) for i in reversed(m.incrs)]
+            m.incrs = []
         else:
             current = m.incrs[-1]
             newly_history = [AofInfo(i.name, i.seq, HISTORY) for i in reversed(m.incrs[:-1])]

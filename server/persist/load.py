@@ -51,7 +51,12 @@ def _nolog(msg: str, mark: str = "*") -> None:
 class LoadProgress:
     """What INFO shows while loading (the loop may serve `-LOADING` meanwhile)."""
 
-    def __init__(self) -> None:
+    #: Redis lets the loop answer clients (-LOADING) every 2 MB loaded
+    TICK_BYTES = 2 << 20
+
+    def __init__(self, tick=None) -> None:
+        self.tick = tick  # callable run now and then while loading (serve -LOADING)
+        self._next_tick = 0
         self.active = False
         self.start_time = 0.0
         self.total_bytes = 0
@@ -66,9 +71,13 @@ class LoadProgress:
         self.total_bytes = total
         self.loaded_bytes = 0
         self._base = 0
+        self._next_tick = 0
 
     def at(self, offset_in_file: int) -> None:
         self.loaded_bytes = self._base + offset_in_file
+        if self.tick is not None and self.loaded_bytes >= self._next_tick:
+            self._next_tick = self.loaded_bytes + self.TICK_BYTES
+            self.tick()
 
     def file_done(self, size: int) -> None:
         self._base += size

@@ -468,3 +468,12 @@ def test_real_redis_boots_from_a_fresh_dir_with_only_startup_base(tmp_path):
     m.close()
     with _boot_real(tmp_path / "ours" / "appendonlydir", tmp_path / "real") as srv:
         assert srv.command("DEBUG", "DIGEST").decode() == digest(m.engine)
+
+
+def test_bgrewriteaof_with_aof_off_writes_only_a_base(tmp_path):
+    e = build_engine(streams=False)
+    m = AofManager(e, str(tmp_path), fsync="always")
+    _rewrite(m)
+    assert _manifest(tmp_path) == "file appendonly.aof.1.base.rdb seq 1 type b\n"
+    assert aof_digest(str(tmp_path / "appendonlydir")) == digest(e)
+    assert m.state == "off" and m.feed not in e.prop_hooks
