@@ -22,6 +22,7 @@ from .constants import (
     RDB_VERSION_MIN, VALKEY_OPCODE_SLOT_IMPORT, VALKEY_RDB_VERSION_MAX, VALKEY_RDB_VERSION_MIN,
     ModuleOpcode, Opcode, RdbType,
 )
+from .describe import check_rdb_type_name as _check_rdb_type_name
 from .errors import ChecksumError, CorruptError, FormatError, TruncatedError, UnsupportedError
 from .records import (
     Aux, End, Function, Header, KeyRecord, ModuleAux, ResizeDb, SelectDb, SlotInfo,
@@ -84,13 +85,15 @@ def _fast_keyrecord(db, key, rtype, value, expire_ms, idle, freq, field_expires,
     return o
 
 
-def type_name(rtype: int | None) -> str | None:
-    """The name redis-check-rdb prints for a type byte (`unknown` past 18)."""
+def type_name(rtype: int | None, valkey: bool = False) -> str | None:
+    """The name redis-check-rdb prints for a type byte: 7.0's table where it has one,
+    later releases' names past it (so errors in newer types still say what they are)."""
     if rtype is None:
         return None
-    if 0 <= rtype < len(CHECK_RDB_TYPE_NAMES) and CHECK_RDB_TYPE_NAMES[rtype]:
-        return CHECK_RDB_TYPE_NAMES[rtype]
-    return "unknown"
+    name = _check_rdb_type_name(rtype, redis70=True, valkey=valkey)
+    if not name or name == "unknown":
+        name = _check_rdb_type_name(rtype, redis70=False, valkey=valkey)
+    return name or "unknown"
 
 
 class RdbParser:
@@ -284,7 +287,7 @@ class RdbParser:
         except FormatError as e:
             self._p = start
             raise e.located(path=self.path, phase=self._phase, key=self._key,
-                            type=type_name(self._type))
+                            type=type_name(self._type, self.magic == MAGIC_VALKEY))
         except (struct.error, IndexError, ValueError, OverflowError, UnicodeDecodeError,
                 TypeError, KeyError) as e:
             self._p = start
@@ -304,12 +307,12 @@ class RdbParser:
 
     def _error(self, cls, reason, at):
         return cls(reason, self._base + at, phase=self._phase, key=self._key,
-                   type=type_name(self._type), path=self.path)
+                   type=type_name(self._type, self.magic == MAGIC_VALKEY), path=self.path)
 
     def _truncated(self, at, start):
         have = self._base + len(self._d)
         return TruncatedError("Unexpected EOF reading RDB file", have, valid_up_to=self._base + start, phase=self._phase,
-                              key=self._key, type=type_name(self._type), path=self.path)
+                              key=self._key, type=type_name(self._type, self.magic == MAGIC_VALKEY), path=self.path)
 
     # ------------------------------------------------------------------ header
     def _parse_header(self):

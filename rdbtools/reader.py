@@ -108,7 +108,7 @@ def decode_value_at(rtype: int, data, *, offset_base: int = 0, key: bytes | None
     d = bytes(data)
     readers = VALKEY_VALUE_READERS if valkey else VALUE_READERS
     reader = readers.get(rtype)
-    tname = type_name(rtype)
+    tname = type_name(rtype, valkey)
     if reader is None:
         raise CorruptError(f"Unknown RDB encoding type {rtype}", offset_base,
                            phase="read-object-value", key=key, type=tname)
