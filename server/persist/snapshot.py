@@ -155,13 +155,26 @@ class _LoadingDatabase(Database):
         return False
 
 
+def _loading_clock() -> float:
+    return 0.0
+
+
 @contextmanager
 def loading(engine):
-    """Mark the engine as loading for the duration (no expiry, no propagation)."""
+    """Mark the engine as loading for the duration: no propagation, and nothing counts
+    as expired (Redis's checkAlreadyExpired()/keyIsExpired() say no while loading), so a
+    key or hash field logged with a past PXAT/PEXPIREAT/HPEXPIREAT is still there for the
+    commands after it. The engine's clock reads 0 meanwhile: every expiry comparison in
+    the command modules then says "not yet". AOFs carry absolute times only (Redis has
+    logged EXPIRE/SETEX as absolute since 2.6), so no relative time is computed from it;
+    stream consumers created while loading get seen-time 0 (no digest sees it).
+    """
     was = engine.loading
     hooks = engine.prop_hooks
+    clock = engine.clock
     engine.loading = True
     engine.prop_hooks = []
+    engine.clock = _loading_clock
     swapped = []
     for db in engine.dbs:
         if type(db) is Database:
@@ -174,6 +187,8 @@ def loading(engine):
             db.__class__ = Database
         engine.loading = was
         engine.prop_hooks = hooks
+        engine.clock = clock
+        engine.now_ms = int(clock() * 1000)
 
 
 def load_rdb(engine, source, *, aof_preamble: bool = False, now_ms: int | None = None,

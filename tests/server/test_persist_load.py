@@ -359,3 +359,21 @@ def test_real_redis_migration_matches(tmp_path):
     for name in ("appendonly.aof.manifest", "appendonly.aof"):
         assert ((tmp_path / "ours" / "appendonlydir" / name).read_bytes()
                 == (tmp_path / "real" / "appendonlydir" / name).read_bytes())
+
+
+def test_past_expiry_times_do_not_expire_while_loading(tmp_path):
+    """A key or hash field set with a past absolute time, then modified: Redis keeps it
+    during the load (the first access afterwards expires it)."""
+    from server.persist.rewrite import resp_command
+
+    cmds = [[b"SELECT", b"0"], [b"SET", b"k", b"v", b"PXAT", b"1000"], [b"APPEND", b"k", b"w"],
+            [b"HSET", b"h", b"f", b"1", b"g", b"2"],
+            [b"HPEXPIREAT", b"h", b"1000", b"FIELDS", b"1", b"f"],
+            [b"SET", b"s", b"x"], [b"PEXPIREAT", b"s", b"1000"], [b"GETEX", b"s", b"PXAT", b"2000"]]
+    _aofdir(tmp_path, {INCR1: b"".join(resp_command(c) for c in cmds)})
+    e, _, _ = _boot(tmp_path)
+    db = e.dbs[0]
+    assert db.data[b"k"] == b"vw" and db.expires[b"k"] == 1000
+    assert db.data[b"h"][b"f"] == b"1" and db.data[b"h"].fexp == {b"f": 1000}
+    assert db.data[b"s"] == b"x" and db.expires[b"s"] == 2000
+    assert e.loading is False and e.now_ms > 10**12
