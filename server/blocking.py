@@ -10,12 +10,13 @@ from .proto import err
 
 
 class Block:
-    __slots__ = ("keys", "timeout", "timeout_reply")
+    __slots__ = ("keys", "timeout", "timeout_reply", "rerun")
 
-    def __init__(self, keys, timeout: float, timeout_reply) -> None:
+    def __init__(self, keys, timeout: float, timeout_reply, rerun=None) -> None:
         self.keys = list(keys)
         self.timeout = timeout  # seconds; 0 = forever
         self.timeout_reply = timeout_reply
+        self.rerun = rerun  # the argv to retry with (e.g. XREAD with `$` resolved)
 
 
 BLOCK = Block

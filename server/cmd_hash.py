@@ -391,7 +391,7 @@ def _httl(e, c, argv, ms, absolute):
         if t is None:
             out.append(-1)
         elif absolute:
-            out.append(t if ms else t // 1000)
+            out.append(t if ms else (t + 500) // 1000)
         else:
             left = max(0, t - e.now_ms)
             out.append(left if ms else (left + 500) // 1000)

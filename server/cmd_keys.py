@@ -394,7 +394,7 @@ def _ttl(e, c, key, ms, absolute):
     if when is None:
         return -1
     if absolute:
-        return when if ms else when // 1000
+        return when if ms else (when + 500) // 1000
     left = max(0, when - e.now_ms)
     return left if ms else (left + 500) // 1000
 

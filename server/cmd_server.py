@@ -310,7 +310,8 @@ def config_set(e, c, argv):
         if canon not in DIRECTIVES:
             return err("ERR Unknown option or number of arguments for CONFIG SET - '%s'" % name)
         if canon in seen:
-            return err("ERR Duplicate parameter - %s" % name)
+            return err("ERR CONFIG SET failed (possibly related to argument '%s') - duplicate "
+                       "parameter" % name)
         seen.add(canon)
         pairs.append((name, argv[i + 1].decode("utf-8", "surrogateescape")))
     saved = dict(e.config.values)

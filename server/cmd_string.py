@@ -23,11 +23,6 @@ def get_str(db, key):
     return v
 
 
-def parse_expire_opts(e, argv, i, cmdname, *, allow_persist=False, allow_keepttl=False):
-    """EX/PX/EXAT/PXAT (+PERSIST/KEEPTTL) starting at argv[i]: (abs_ms|None, flag, rest)."""
-    return None
-
-
 def abs_expire(e, unit: bytes, raw: bytes, cmdname: str) -> int:
     n = to_int(raw)
     if n <= 0 or (unit in (b"ex", b"exat") and n > INT64_MAX // 1000):
@@ -272,7 +267,7 @@ def parse_long_double(b: bytes) -> Decimal | None:
         d = Decimal(b.decode("ascii"))
     except (InvalidOperation, UnicodeDecodeError, ValueError):
         return None
-    if not d.is_finite() or b"_" in b:
+    if d.is_nan() or b"_" in b:
         return None
     return d
 
@@ -291,6 +286,8 @@ def float_add(cur_raw, incr_raw: bytes):
         if cur is None:
             raise CommandError(err("ERR value is not a valid float"))
     ctx = Context(prec=18)
+    if cur.is_infinite() or inc.is_infinite():
+        raise CommandError(err("ERR increment would produce NaN or Infinity"))
     total = ctx.add(cur, inc)
     if abs(total) > Decimal("1.18e4932"):
         raise CommandError(err("ERR increment would produce NaN or Infinity"))

@@ -110,7 +110,7 @@ def quote_arg(arg: str) -> str:
 
 
 _ENUMS = {
-    "appendfsync": ("always", "everysec", "no"),
+    "appendfsync": ("everysec", "always", "no"),
     "loglevel": ("debug", "verbose", "notice", "warning"),
     "maxmemory-policy": ("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
                          "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"),
@@ -132,6 +132,12 @@ _ENUMS = {
 }
 
 #: directives taking several arguments on one line (the rest take exactly one)
+#: integer directives that take memory units (1gb, 64mb, ...)
+_MEMORY = {"active-defrag-ignore-bytes", "auto-aof-rewrite-min-size", "client-query-buffer-limit",
+           "cluster-link-sendbuf-limit", "hash-max-listpack-value", "hll-sparse-max-bytes",
+           "maxmemory", "proto-max-bulk-len", "repl-backlog-size", "stream-node-max-bytes",
+           "zset-max-listpack-value", "set-max-listpack-value"}
+
 _MULTI_ARG = {"save", "bind", "client-output-buffer-limit", "oom-score-adj-values",
               "rename-command", "user", "loadmodule", "include", "sentinel"}
 #: accepted in files and on the command line, but not CONFIG-visible
@@ -219,10 +225,22 @@ class Config:
             if low not in ("yes", "no"):
                 raise ConfigError("argument must be 'yes' or 'no'")
             return low
-        if kind == "int":
+        if name == "maxmemory-clients":
+            if raw.endswith("%") and raw[:-1].isdigit():
+                return raw
             n = parse_memory(raw)
             if n is None:
-                raise ConfigError("argument couldn't be parsed into an integer")
+                raise ConfigError("argument must be a memory or percent value")
+            return str(n)
+        if kind == "int":
+            if name in _MEMORY:
+                n = parse_memory(raw)
+                if n is None:
+                    raise ConfigError("argument must be a memory value")
+            else:
+                n = int(raw) if re.fullmatch(r"-?\d+", raw) else None
+                if n is None:
+                    raise ConfigError("argument couldn't be parsed into an integer")
             if name == "databases" and n < 1:
                 raise ConfigError("argument must be between 1 and 2147483647 inclusive")
             if name == "port" and not 0 <= n <= 65535:

@@ -188,6 +188,9 @@ class Server:
             self.sel.register(s, selectors.EVENT_READ, None)
         if not self.listeners:
             raise OSError(errno.EADDRNOTAVAIL, "Failed listening on any address")
+        if self.ports:
+            self.config.values["port"] = str(self.ports[0])
+            self.config._cache_ints()
 
     @property
     def port(self) -> int:
@@ -372,7 +375,7 @@ class Server:
 
     def _block(self, conn: Conn, argv, blk: Block) -> None:
         deadline = time.monotonic() + blk.timeout if blk.timeout > 0 else None
-        conn.blocked = (argv, blk, deadline)
+        conn.blocked = (blk.rerun or argv, blk, deadline)
         self.blocked.add(conn)
 
     def retry_blocked(self) -> None:

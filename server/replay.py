@@ -25,6 +25,9 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
 from rdbtools import fileio
+from rdbtools._crc import crc64
+from rdbtools.constants import U16 as _U16, U64 as _U64, RdbType
+from rdbtools.writer import encode_len
 from rdbtools.constants import Kind
 from rdbtools.errors import FormatError, RdbkitError
 from rdbtools.filters import KeyFilter
@@ -259,19 +262,19 @@ def _iter_file(path: str) -> Iterator[tuple[str, object]]:
     if not head:
         return
     kind = sniff(head)
-    if kind in ("rdb", "json"):
+    if kind == "json":
         from rdbtools.convert import open_records
 
         _fmt, records, close = open_records(path)
-        end = None
         try:
             for rec in records:
-                if type(rec) is End:
-                    end = rec.end
                 yield "rec", rec
         finally:
             close()
-        if kind == "json" or end is None:
+        return
+    if kind == "rdb":
+        end = yield from _iter_rdb(path)
+        if end is None:
             return
         skip = end  # an RDB preamble: RESP commands may follow its CRC
     elif kind == "resp" or head[:1] == b"#":
@@ -287,6 +290,81 @@ def _iter_file(path: str) -> Iterator[tuple[str, object]]:
         for ev in iter_events(stream, base_offset=skip, path=path):
             if type(ev) is not Annotation:
                 yield "cmd", ev
+
+
+class _Tee:
+    """A binary stream that keeps what was read, so records can be cut out of it raw."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+        self.buf = bytearray()
+        self.base = 0           # absolute offset of buf[0]
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.buf += data
+        return data
+
+    def slice(self, start: int, end: int) -> bytes:
+        return bytes(self.buf[start - self.base:end - self.base])
+
+    def trim(self, upto: int) -> None:
+        """Forget bytes before absolute offset `upto` (once enough piled up)."""
+        cut = upto - self.base
+        if cut > _TEE_TRIM:
+            del self.buf[:cut]
+            self.base = upto
+
+
+#: Keep at most about this much already-parsed input in `_Tee`.
+_TEE_TRIM = 4 << 20
+
+
+def _iter_rdb(path: str):
+    """("rdb", Header) first, then ("key", (record, raw bytes)) for keys and ("rec", record)
+    for the rest; returns the End record's end offset (None if there was none)."""
+    from rdbtools.reader import iter_records
+    from rdbtools.records import Header
+
+    end = None
+    with fileio.open_input(path) as f:
+        tee = _Tee(f)
+        for rec in iter_records(tee):
+            cls = type(rec)
+            if cls is KeyRecord:
+                if rec.offset >= 0:
+                    yield "key", (rec, tee.slice(rec.offset, rec.end))
+                    tee.trim(rec.end)
+                else:
+                    yield "key", (rec, None)
+                continue
+            if cls is End:
+                end = rec.end
+            elif cls is Header:
+                yield "rdb", rec
+            yield "rec", rec
+    return end
+
+
+def _value_span(raw: bytes) -> int | None:
+    """Index of the type byte in a raw key record (after expire/idle/freq), or None."""
+    from rdbtools._values import read_len
+
+    p = 0
+    t = raw[0]
+    while t >= 0xF0:
+        if t == 252:
+            p += 9
+        elif t == 253:
+            p += 5
+        elif t == 249:
+            p += 2
+        elif t == 248:
+            _n, p = read_len(raw, p + 1)
+        else:
+            return None
+        t = raw[p]
+    return p
 
 
 def _skip_bytes(f, n: int) -> None:
@@ -315,6 +393,8 @@ class _Prepend:
 
 # ---------------------------------------------------------------------------------------
 # Planning: source items -> numbered units
+
+_STRING_TYPE = RdbType.STRING
 
 # Judges: how a unit's replies become an outcome.
 J_NONE, J_RESTORE, J_TMP, J_TMP_NX, J_EXPIRED, J_FUNCTION, J_AOF = range(7)
@@ -350,6 +430,18 @@ class _Planner:
         self.key_filtering = f is not None and (f.key is not None or f.not_key is not None
                                                 or f.kinds is not None)
         self.dbs = f.dbs if f is not None else None
+        self.target_db = opts.target_db
+        self.raw_tag = None
+        self.ttl_active = opts.ttl.action != "keep"
+        # strings go the short way when they would be RESTOREd at all
+        self.fast_strings = rdb_version is not None and opts.mode != "commands"
+        if rdb_version is not None:
+            self.version_tag = _U16.pack(rdb_version)
+        replace_opt = b"$7\r\nREPLACE\r\n" if opts.on_existing == "replace" else b""
+        self.tail_plain = replace_opt
+        self.tail_abs = replace_opt + b"$6\r\nABSTTL\r\n"
+        self.argc_plain = 4 + bool(replace_opt)
+        self.argc_abs = self.argc_plain + 1
         from rdbtools.render.resp import RespRenderer
 
         self.renderer = RespRenderer(None)
@@ -358,31 +450,77 @@ class _Planner:
         return self.opts.target_db if self.opts.target_db is not None else db
 
     # -- keys ---------------------------------------------------------------------
-    def key_unit(self, n: int, rec: KeyRecord) -> Unit:
+    def file_version(self, header) -> None:
+        """Values of an RDB file no newer than the target travel as they are stored."""
+        v = header.version
+        self.raw_tag = None
+        if (not header.is_valkey_numbering and self.version is not None
+                and v <= self.version and self.opts.mode != "commands"
+                and self.version >= 6):
+            self.raw_tag = _U16.pack(v)
+
+    def key_unit(self, n: int, rec: KeyRecord, raw: bytes | None = None) -> Unit:
         opts = self.opts
-        db = self.db_for(rec.db)
-        unit = Unit(n, n, [], J_NONE, db, db, rec.key)
+        db = rec.db if self.target_db is None else self.target_db
         if self.accepts is not None and not self.accepts(rec):
-            unit.outcome = "filtered"
-            return unit
-        expire = opts.ttl.apply(rec.expire_ms)
-        fexp = opts.ttl.apply_fields(rec.field_expires)
-        if expire != rec.expire_ms or fexp is not rec.field_expires:
-            rec = replace(rec, expire_ms=expire, field_expires=fexp)
+            return Unit(n, n, [], J_NONE, db, db, rec.key, outcome="filtered")
+        expire = rec.expire_ms
+        if self.ttl_active:
+            expire = opts.ttl.apply(expire)
+            fexp = opts.ttl.apply_fields(rec.field_expires)
+            if expire != rec.expire_ms or fexp is not rec.field_expires:
+                rec = replace(rec, expire_ms=expire, field_expires=fexp)
         if expire is not None and expire < self.now:
             if opts.skip_expired:
-                unit.outcome = "filtered"
-            elif opts.on_existing == "replace":
-                unit.cmds = [encode(b"DEL", rec.key)]
-                unit.judge = J_EXPIRED
-            else:
-                unit.outcome = "expired"
-            return unit
+                return Unit(n, n, [], J_NONE, db, db, rec.key, outcome="filtered")
+            if opts.on_existing == "replace":
+                return Unit(n, n, [encode(b"DEL", rec.key)], J_EXPIRED, db, db, rec.key)
+            return Unit(n, n, [], J_NONE, db, db, rec.key, outcome="expired")
+        if raw is not None and self.raw_tag is not None:
+            # The hot path: the value bytes of the file are already a DUMP payload body
+            # for its version, which the target reads (payloads of older versions load).
+            t = _value_span(raw)
+            if t is not None:
+                from rdbtools._values import read_string
+
+                _key, p = read_string(raw, t + 1)
+                body = raw[t:t + 1] + raw[p:] + self.raw_tag
+                return Unit(n, n, [self.restore_command(rec, expire, body + _U64.pack(crc64(body)))],
+                            J_RESTORE, db, db, rec.key)
+        if rec.type is _STRING_TYPE and self.fast_strings:
+            # A string's payload needs no encoder; it is left uncompressed, RESTORE takes
+            # it as it is.
+            return Unit(n, n, [self.restore_string(rec, expire)], J_RESTORE, db, db, rec.key)
+        unit = Unit(n, n, [], J_NONE, db, db, rec.key)
         if self.use_restore(rec):
             self.restore_unit(unit, rec)
         else:
             self.commands_unit(unit, rec)
         return unit
+
+    def restore_string(self, rec: KeyRecord, expire: int | None) -> bytes:
+        value = rec.value
+        n = len(value)
+        body = (b"\x00" + (bytes((n,)) if n < 64 else encode_len(n, self.version)) + value
+                + self.version_tag)
+        return self.restore_command(rec, expire, body + _U64.pack(crc64(body)))
+
+    def restore_command(self, rec: KeyRecord, expire: int | None, payload: bytes) -> bytes:
+        key = rec.key
+        if expire is None:
+            ttl, tail, argc = b"0", self.tail_plain, self.argc_plain
+        else:
+            ttl, tail, argc = b"%d" % expire, self.tail_abs, self.argc_abs
+        if rec.idle is not None:
+            idle = b"%d" % rec.idle
+            tail += b"$8\r\nIDLETIME\r\n$%d\r\n%s\r\n" % (len(idle), idle)
+            argc += 2
+        elif rec.freq is not None:
+            freq = b"%d" % rec.freq
+            tail += b"$4\r\nFREQ\r\n$%d\r\n%s\r\n" % (len(freq), freq)
+            argc += 2
+        return b"*%d\r\n$7\r\nRESTORE\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n%s" % (
+            argc, len(key), key, len(ttl), ttl, len(payload), payload, tail)
 
     def use_restore(self, rec: KeyRecord) -> bool:
         mode = self.opts.mode
@@ -475,6 +613,13 @@ def plan(path: str, opts: ReplayOptions, rdb_version: int | None,
     block: Unit | None = None  # an open MULTI block
     ttl = opts.ttl
     for tag, item in iter_source(path):
+        if tag == "key":
+            n += 1
+            yield planner.key_unit(n, item[0], item[1])
+            continue
+        if tag == "rdb":
+            planner.file_version(item)
+            continue
         if tag == "rec":
             cls = type(item)
             if cls is KeyRecord:
@@ -806,7 +951,15 @@ class _Sender:
 
     def judge_window(self, window: _Window, replies: list) -> None:
         prev = 0
+        written = 0
+        last = 0
         for u, (start, count) in zip(window.units, window.spans):
+            if start == prev and u.judge == J_RESTORE and replies[start] == b"OK" \
+                    and self.failure is None:
+                written += 1        # the common case, kept out of judge()/count()
+                last = u.last
+                prev = start + 1
+                continue
             if self.failure is not None and u.number > self.failure.number:
                 self.failure.sent_after += 1
             bad_select = [r for r in replies[prev:start] if isinstance(r, ReplyError)]
@@ -816,6 +969,11 @@ class _Sender:
                 continue
             outcome, error = self.judge(u, replies[start:start + count])
             self.count(u, outcome, error)
+        r = self.report
+        r.keys_written += written
+        r.items += written
+        if last > r.last_number:
+            r.last_number = last
         if self.on_progress is not None:
             self.on_progress(self.report)
 
@@ -916,18 +1074,14 @@ def _run(sender: _Sender, units: Iterator[Unit], opts: ReplayOptions) -> None:
             sender.dispatch(window)
             window, n_cmds, n_bytes = [], 0, 0
         window.append(u)
-        n_cmds += len(u.cmds)
-        if n_cmds >= limit or u.barrier or (u.cmds and _add_bytes(u) + n_bytes >= WINDOW_MAX_BYTES):
+        cmds = u.cmds
+        n_cmds += len(cmds)
+        n_bytes += len(cmds[0]) if len(cmds) == 1 else sum(map(len, cmds))
+        if n_cmds >= limit or u.barrier or n_bytes >= WINDOW_MAX_BYTES:
             sender.dispatch(window)
             window, n_cmds, n_bytes = [], 0, 0
-        elif u.cmds:
-            n_bytes += _add_bytes(u)
     if window:
         sender.dispatch(window)
     sender.settle_all()
     if sender.failure is not None:
         raise _Stop
-
-
-def _add_bytes(u: Unit) -> int:
-    return sum(len(c) for c in u.cmds)
