@@ -401,6 +401,8 @@ class AofManager:
             self.manifest = self._read_manifest()
         else:
             if self.state == AOF_WAIT_REWRITE:
+                # what is buffered ran before the fork: the child's snapshot has it
+                self.buf, self.buf_len = [], 0
                 name = "temp-%s.incr" % self.filename
                 newfd = os.open(self._path(name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
                 self.child_incr = name
@@ -483,6 +485,10 @@ class AofManager:
                 self.log("Background AOF rewrite failed: %s"
                          % r.report.get("error", "exit code %d" % r.exit_code), "#")
             self._backoff()
+            if self.state == AOF_WAIT_REWRITE:
+                # AOF being switched on: try again from cron (the next child's snapshot
+                # includes everything, so its temp incr starts empty again)
+                self.rewrite_scheduled = True
             return
         self.log("Background AOF rewrite terminated with success")
         m = self.manifest

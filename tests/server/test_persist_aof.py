@@ -477,3 +477,22 @@ def test_bgrewriteaof_with_aof_off_writes_only_a_base(tmp_path):
     assert _manifest(tmp_path) == "file appendonly.aof.1.base.rdb seq 1 type b\n"
     assert aof_digest(str(tmp_path / "appendonlydir")) == digest(e)
     assert m.state == "off" and m.feed not in e.prop_hooks
+
+
+def test_failed_runtime_enable_is_retried(tmp_path):
+    e = build_engine(streams=False)
+    m = AofManager(e, str(tmp_path), fsync="always")
+    real_write = m._write_base_file
+
+    def boom(path, fsync=True):
+        raise OSError(28, "No space left on device")
+
+    m._write_base_file = boom
+    assert m.enable_at_runtime()
+    assert not m.wait_rewrite(20).ok
+    assert m.state == "wait-rewrite" and m.rewrite_scheduled
+    m._write_base_file = real_write
+    run(e, e.new_client(), "INCR between")  # buffered, not flushed: must not apply twice
+    assert m.start_rewrite() and m.wait_rewrite(20).ok and m.state == AOF_ON
+    assert aof_digest(str(tmp_path / "appendonlydir")) == digest(e)
+    m.close()
