@@ -368,6 +368,7 @@ class RdbParser:
             return self._parse_key(d, p)
         base = self._base
         p += 1
+        self._key = self._type = None  # errors below belong to no key
         if t == _OP_AUX:
             self._phase = "read-aux"
             k, p = read_string(d, p)

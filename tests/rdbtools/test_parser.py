@@ -123,6 +123,7 @@ def test_checksum_mismatch_detected(fixtures_dir):
     with pytest.raises(ChecksumError) as ei:
         list(iter_records(bytes(data)))
     assert ei.value.phase == "check-sum" and ei.value.offset == len(data)
+    assert ei.value.key is None and ei.value.type is None
     recs = list(iter_records(bytes(data), verify_checksum=False))
     assert recs[-1].checksum != recs[-1].computed
 
