@@ -43,6 +43,16 @@ class Persistence:
         self.boot_result = res
         return res
 
+    def attach(self) -> None:
+        """Follow CONFIG SET through `Config.listeners` (after boot: file directives at
+        startup must not trigger a rewrite)."""
+        def on_change(name: str) -> None:
+            ok, msg = self.config_changed(name)
+            if not ok:
+                self.log(msg, "#")
+
+        self.engine.config.listeners.append(on_change)
+
     @property
     def loading(self) -> bool:
         return self.progress.active

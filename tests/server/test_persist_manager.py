@@ -203,3 +203,14 @@ def test_loading_tick_runs_while_loading(tmp_path):
     assert seen and all(s["loading"] == 1 for s in seen)
     assert "loading_loaded_perc" in seen[-1] and seen[-1]["loading_total_bytes"] > 3_000_000
     assert dict(p.info_fields())["loading"] == 0
+
+
+def test_attach_follows_config_set(tmp_path):
+    e = Engine(_config(tmp_path, appendonly="yes"))
+    p = _p(tmp_path, e)
+    p.attach()
+    c = e.new_client()
+    run(e, c, "CONFIG SET appendfsync no")
+    assert p.aof.fsync_policy == "no"
+    run(e, c, "CONFIG SET appendonly no")
+    assert p.aof.state == "off"
