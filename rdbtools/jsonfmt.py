@@ -18,7 +18,7 @@ import binascii
 import codecs
 import json
 import math
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO, Iterator
 
 from .constants import Kind, RdbType
 from .errors import CorruptError, TruncatedError
@@ -419,6 +419,10 @@ class JsonWriter:
         self._any = True
         self._lines = []
 
+    @property
+    def keys(self) -> int:
+        return self.enc.keys
+
     def write(self, rec: Record) -> None:
         enc = self.enc
         if (type(rec) is KeyRecord and rec.type == RdbType.STRING and rec.idle is None
@@ -677,13 +681,3 @@ def looks_like_json(head: bytes) -> bool:
     if s.startswith(b"\xef\xbb\xbf"):
         s = s[3:].lstrip()
     return s[:1] in (b"[", b"{")
-
-
-def to_objects(records: Iterable[Record]) -> list[dict]:
-    """Whole-document helper for tests and small data."""
-    enc = JsonEncoder()
-    out: list[dict] = []
-    for r in records:
-        out.extend(enc.feed(r))
-    out.extend(enc.finish())
-    return out

@@ -68,7 +68,5 @@ def dump_records(records: Iterable[Record], out: BinaryIO, fmt: str = "json", *,
         write(rec)
     renderer.close()
     report.records = n
-    report.keys = renderer.keys if hasattr(renderer, "keys") else 0
-    if fmt in ("json", "jsonl"):
-        report.keys = renderer.enc.keys
+    report.keys = renderer.keys
     return report

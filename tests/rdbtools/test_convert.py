@@ -9,7 +9,6 @@ every format.
 from __future__ import annotations
 
 import math
-import subprocess
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -24,10 +23,7 @@ from rdbtools.records import (
 from rdbtools.constants import Kind, RdbType
 from rdbtools.writer import write_rdb
 
-from tests.rdbtools.test_render_helpers import (
-    check_rdb_ok, server_state, state_after_pipe, state_of_rdb,
-)
-from tests.support.realredis import RealRedis
+from tests.rdbtools.test_render_helpers import check_rdb_ok, state_after_pipe, state_of_rdb
 
 
 def keys_of(path):

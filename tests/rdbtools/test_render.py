@@ -5,13 +5,12 @@ from __future__ import annotations
 import io
 import json
 import math
-import re
 
 import hiredis
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from rdbtools.constants import Kind, RdbType
+from rdbtools.constants import RdbType
 from rdbtools.errors import TruncatedError
 from rdbtools.filters import KeyFilter
 from rdbtools.reader import iter_records

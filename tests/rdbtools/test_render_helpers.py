@@ -39,7 +39,7 @@ def raw_in_db(r: RealRedis, db: int, *args):
     """One command in database `db`, reply decoded by the plain RESP2 reader."""
     import socket
 
-    from tests.support.realredis import RedisReplyError, _read_reply
+    from tests.support.realredis import _read_reply
 
     payload = b""
     for cmd in ((b"SELECT", b"%d" % db), args):
