@@ -248,6 +248,9 @@ class AofManager:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+        if self.child_incr is not None:  # switched off before the first rewrite finished
+            self._unlink(self._path(self.child_incr))
+            self.child_incr = None
         self._unhook()
         self.state = AOF_OFF
         self.buf, self.buf_len = [], 0

@@ -150,9 +150,12 @@ def start_job(kind: str, work) -> ForkJob:
         try:
             os.close(rfd)
             gc.disable()
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+            try:  # the parent's Python handlers must not run here
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+            except ValueError:
+                pass
             report = {"ok": False}
             try:
                 report = dict(work() or {})

@@ -19,8 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from aofcheck.errors import AofError, RespCorrupt, RespTruncated
-from aofcheck.layout import PREAMBLE, RESP, detect
-from aofcheck.manifest import BASE, INCR, AofInfo, Manifest, format_line, parse_manifest
+from aofcheck.manifest import BASE, AofInfo, Manifest, format_line, parse_manifest
 from aofcheck.resp import DONE, NEED_DATA, Annotation, RespParser
 from rdbtools.errors import FormatError, TruncatedError
 

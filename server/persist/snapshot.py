@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from rdbtools.constants import Kind, RdbType
-from rdbtools.errors import CorruptError, UnsupportedError
+from rdbtools.errors import CorruptError, FormatError, UnsupportedError
 from rdbtools.reader import iter_records
-from rdbtools.records import Aux, End, Function, KeyRecord, ModuleAux
+from rdbtools.records import Aux, End, Function, Header, KeyRecord, ModuleAux
 from rdbtools.writer import RdbWriter
 
 from ..db import Database
@@ -224,14 +224,10 @@ def load_rdb(engine, source, *, aof_preamble: bool = False, now_ms: int | None =
                                            rec.offset, phase="read-module-aux")
                 elif type(rec) is End:
                     st.end_offset = rec.end
-                elif hasattr(rec, "version") and st.version is None:
+                elif type(rec) is Header:
                     st.version = rec.version
-    except CorruptError as e:
+    except FormatError as e:
         raise e.located(path=path)
-    except Exception as e:  # FormatError (truncation) too
-        if hasattr(e, "located"):
-            raise e.located(path=path)
-        raise
     return st
 
 

@@ -10,7 +10,7 @@ import pytest
 from aofcheck.manifest import parse_manifest
 from aofcheck.resp import Annotation, Command, iter_events
 from server.engine import Engine
-from server.offline import aof_digest, replay_aof
+from server.offline import aof_digest
 from server.persist import aof as aofmod
 from server.persist.aof import AOF_ON, AofManager
 from server.persist.rewrite import resp_command, write_resp_base

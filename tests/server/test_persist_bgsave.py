@@ -203,3 +203,17 @@ def test_real_redis_loads_the_bgsave_output(tmp_path):
         assert srv.command("DEBUG", "DIGEST").decode() == digest(e)
     finally:
         srv.stop()
+
+
+def test_bgsave_from_a_non_main_thread(tmp_path):
+    """The server thread in tests (ServerThread) forks from a daemon thread."""
+    import threading
+
+    e = _engine(tmp_path)
+    st = RdbState(e)
+    out = []
+    t = threading.Thread(target=lambda: out.append((st.bgsave(), st.wait(20))))
+    t.start()
+    t.join(30)
+    assert out and out[0][1].ok
+    assert digest_file(str(tmp_path / "dump.rdb")) == digest(e)

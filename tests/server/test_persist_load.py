@@ -4,7 +4,6 @@ differential run of the same damaged AOFs through real Redis 7.0."""
 from __future__ import annotations
 
 import os
-import shutil
 import time
 
 import pytest

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from rdbtools.digest import digest_file
 from server.config import Config
 from server.engine import Engine
 from server.offline import aof_digest
 from server.persist.manager import Persistence
-from tests.server.test_persist_support import build_engine, digest, listdir, run
+from tests.server.test_persist_support import build_engine, digest, run
 
 INFO_70 = ["loading", "async_loading", "current_cow_peak", "current_cow_size",
            "current_cow_size_age", "current_fork_perc", "current_save_keys_processed",

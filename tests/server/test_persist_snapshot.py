@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
@@ -17,7 +16,7 @@ from server.config import Config
 from server.engine import Engine
 from server.objects import RHash, RSet, RZset, encoding_of
 from server.persist.snapshot import load_rdb, save_rdb, snapshot_bytes
-from tests.server.test_persist_support import FUTURE_MS, LIB, build_engine, digest, listdir, run
+from tests.server.test_persist_support import FUTURE_MS, LIB, build_engine, digest, listdir
 from tests.support.realredis import load_rdb_in_redis
 
 
