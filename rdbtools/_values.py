@@ -85,11 +85,17 @@ def read_len(d, p: int) -> tuple[int, int]:
     raise Bad(f"Unknown length encoding {b >> 6} in rdbLoadLen() (byte 0x{b:02x})", p)
 
 
-def read_count(d, p: int, what: str) -> tuple[int, int]:
-    """A length used as an element count: capped before any loop trusts it."""
+def read_count(d, p: int, what: str, min_size: int = 1) -> tuple[int, int]:
+    """A length used as an element count: capped before any loop trusts it. Each
+    element takes at least `min_size` bytes, so a count the buffer cannot hold asks
+    for that much at once (no partial collection is built, and a slow feeder is not
+    re-parsed once per element)."""
     n, q = read_len(d, p)
     if n > MAX_DECLARED_COUNT:
         raise Bad(f"{what} count {n} is beyond any real file", p)
+    end = q + n * min_size
+    if end > len(d):
+        raise NeedMore(end)
     return n, q
 
 
@@ -216,7 +222,7 @@ def _v_list(d, p, ctx):
 
 
 def _v_zset(d, p, ctx):
-    n, p = read_count(d, p, "zset")
+    n, p = read_count(d, p, "zset", 2)
     out = []
     for _ in range(n):
         m, p = read_string(d, p)
@@ -226,7 +232,7 @@ def _v_zset(d, p, ctx):
 
 
 def _v_zset2(d, p, ctx):
-    n, p = read_count(d, p, "zset")
+    n, p = read_count(d, p, "zset", 9)
     out = []
     unpack = _F64.unpack_from
     for _ in range(n):
@@ -239,7 +245,7 @@ def _v_zset2(d, p, ctx):
 
 
 def _v_hash(d, p, ctx):
-    n, p = read_count(d, p, "hash")
+    n, p = read_count(d, p, "hash", 2)
     out = []
     for _ in range(n):
         f, p = read_string(d, p)
@@ -296,7 +302,7 @@ def _v_set_listpack(d, p, ctx):
 
 
 def _v_quicklist(d, p, ctx):
-    n, p = read_count(d, p, "quicklist node")
+    n, p = read_count(d, p, "quicklist node", 1)
     out = []
     for _ in range(n):
         items, p = _blob(_ziplist.entries, d, p, "quicklist ziplist node")
@@ -305,7 +311,7 @@ def _v_quicklist(d, p, ctx):
 
 
 def _v_quicklist2(d, p, ctx):
-    n, p = read_count(d, p, "quicklist node")
+    n, p = read_count(d, p, "quicklist node", 2)
     out = []
     for _ in range(n):
         at = p
@@ -339,7 +345,7 @@ def _v_hash_metadata(d, p, ctx, pre_ga=False):
         base = 0
     else:
         base, p = _read_ms(d, p)
-    n, p = read_count(d, p, "hash")
+    n, p = read_count(d, p, "hash", 3)
     out = []
     fexp = {}
     for _ in range(n):
@@ -381,7 +387,7 @@ def _v_hash_listpack_ex(d, p, ctx, pre_ga=False):
 
 def _v_valkey_hash2(d, p, ctx):
     """Valkey 9 type 22: field, value, 8-byte expiry (-1 = none) per entry."""
-    n, p = read_count(d, p, "hash")
+    n, p = read_count(d, p, "hash", 10)
     out = []
     fexp = {}
     for _ in range(n):
@@ -479,7 +485,7 @@ def _read_id_lens(d, p):
 
 
 def _v_stream(d, p, ctx, ver=1):
-    nodes, p = read_count(d, p, "stream node")
+    nodes, p = read_count(d, p, "stream node", 2)
     entries = []
     for _ in range(nodes):
         at = p
@@ -504,7 +510,7 @@ def _v_stream(d, p, ctx, ver=1):
         first_id = entries[0].id if entries else (_U64_MAX, _U64_MAX)
         max_deleted = (0, 0)
         added = length
-    ngroups, p = read_count(d, p, "consumer group")
+    ngroups, p = read_count(d, p, "consumer group", 5)
     groups = []
     for _ in range(ngroups):
         name, p = read_string(d, p)
@@ -514,7 +520,7 @@ def _v_stream(d, p, ctx, ver=1):
             entries_read = -1 if er == _U64_MAX else er
         else:
             entries_read = _estimate_entries_read(glast, length, last_id, first_id, max_deleted, added)
-        npel, p = read_count(d, p, "PEL")
+        npel, p = read_count(d, p, "PEL", 25)
         pel = []
         for _ in range(npel):
             if p + 24 > len(d):
@@ -523,7 +529,7 @@ def _v_stream(d, p, ctx, ver=1):
             dtime = _I64.unpack_from(d, p + 16)[0]
             cnt, p = read_len(d, p + 24)
             pel.append(PendingEntry(eid, dtime, cnt))
-        ncons, p = read_count(d, p, "consumer")
+        ncons, p = read_count(d, p, "consumer", 10)
         consumers = []
         for _ in range(ncons):
             cname, p = read_string(d, p)
@@ -531,7 +537,7 @@ def _v_stream(d, p, ctx, ver=1):
             active = seen
             if ver >= 3:
                 active, p = _read_ms(d, p)
-            k, p = read_count(d, p, "consumer PEL")
+            k, p = read_count(d, p, "consumer PEL", 16)
             if p + 16 * k > len(d):
                 raise NeedMore(p + 16 * k)
             ids = tuple(_ID.unpack_from(d, p + 16 * j) for j in range(k))
