@@ -589,6 +589,9 @@ def iter_json_objects(f: BinaryIO, chunk: int = 1 << 20) -> Iterator[tuple[int, 
     if first == "\ufeff":
         ts.pos += 1
         first = ts.skip_ws()
+    if first == "":
+        raise TruncatedError("empty input: no JSON document", 0, phase="read-json",
+                             valid_up_to=0)
     array = first == "["
     if array:
         ts.pos += 1

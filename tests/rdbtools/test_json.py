@@ -284,3 +284,26 @@ def test_output_matches_the_published_schema(fixtures_dir, corpus_dir):
 def test_hostile_json_gives_format_errors(doc):
     with pytest.raises(FormatError):
         from_text(doc)
+
+
+@pytest.mark.parametrize("jsonl", [False, True])
+def test_every_cut_is_a_format_error(jsonl):
+    full = to_text(HAND, jsonl)
+    for cut in range(len(full) - 2):  # the last bytes are only a newline / "]\n"
+        with pytest.raises(FormatError):
+            from_text(full[:cut], chunk=64)
+
+
+def test_random_corruption_only_raises_format_errors():
+    import random
+
+    rng = random.Random(1234)
+    full = to_text(HAND, jsonl=True)
+    for _ in range(400):
+        data = bytearray(full)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        try:
+            from_text(bytes(data), chunk=rng.choice([5, 100, 1 << 20]))
+        except FormatError:
+            pass
