@@ -257,8 +257,8 @@ class Config:
         return raw
 
     def _multi(self, name: str, args: list[str], runtime: bool) -> str:
-        if runtime and len(args) == 1:
-            args = args[0].split()
+        if len(args) == 1 and args[0]:
+            args = args[0].split()  # Redis splits a lone multi-arg value on spaces
         if name == "save":
             if args == [""] or not args:
                 return ""

@@ -476,7 +476,8 @@ class _Planner:
             if opts.on_existing == "replace":
                 return Unit(n, n, [encode(b"DEL", rec.key)], J_EXPIRED, db, db, rec.key)
             return Unit(n, n, [], J_NONE, db, db, rec.key, outcome="expired")
-        if raw is not None and self.raw_tag is not None:
+        if raw is not None and self.raw_tag is not None and not (
+                self.ttl_active and rec.field_expires):
             # The hot path: the value bytes of the file are already a DUMP payload body
             # for its version, which the target reads (payloads of older versions load).
             t = _value_span(raw)

@@ -1,0 +1,133 @@
+"""Wire-level behaviour: inline commands, pipelines, malformed input, limits.
+
+Byte-exact comparisons run against real Redis 7.0 too (interop); the sans-I/O parser
+is also tested on its own, whole and split at every byte.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from server.proto import ProtocolError, RequestParser
+
+MALFORMED = [
+    b"*1\r\n+PING\r\n",
+    b"*abc\r\n",
+    b"*1\r\n$-5\r\n",
+    b"*1\r\n$abc\r\n",
+    b"*1\r\n$600000000\r\n",
+    b"*1\r\n$01\r\nx\r\n",
+    b'SET "a b\r\n',
+    b"SET 'a'b\r\n",
+    b"x" * 70000,
+    b"*1\r\n$" + b"1" * 70000,
+    b"*3000000000\r\n",
+    b"*1\r\n:1\r\n",
+]
+
+WELL_FORMED = [
+    b"PING\r\n",
+    b"PING\n",
+    b"SET k 'a b'\r\nGET k\r\n",
+    b'SET k "x\\x41\\n"\r\nGET k\r\n',
+    b"\r\n\r\nPING\r\n",
+    b"*0\r\n*-1\r\nPING\r\n",
+    b"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n",
+    b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\r\n\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",
+]
+
+
+def exchange(port: int, payload: bytes, wait: float = 0.3) -> tuple[bytes, bool]:
+    """Send bytes, collect everything until the server closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(payload)
+        s.settimeout(wait)
+        data = b""
+        closed = False
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            data += chunk
+        return data, closed
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("payload", MALFORMED, ids=lambda p: repr(p[:20]))
+def test_malformed_like_redis(payload, ours, real):
+    expected = exchange(real.port, payload)
+    got = exchange(ours.port, payload)
+    assert got == expected
+    assert got[1], "connection must be closed after a protocol error"
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("payload", WELL_FORMED, ids=lambda p: repr(p[:20]))
+def test_inline_and_pipelines_like_redis(payload, ours, real):
+    for srv in (real, ours):
+        exchange(srv.port, b"FLUSHALL\r\n")
+    assert exchange(ours.port, payload) == exchange(real.port, payload)
+
+
+def _parse_all(chunks):
+    p = RequestParser()
+    out = []
+    for c in chunks:
+        p.feed(c)
+        out.extend(p.commands())
+    return out
+
+
+def test_parser_any_split():
+    data = b"".join(WELL_FORMED)
+    whole = _parse_all([data])
+    assert whole[0] == [b"PING"]
+    assert [b"SET", b"k", b"a b"] in whole
+    for cut in range(len(data)):
+        assert _parse_all([data[:cut], data[cut:]]) == whole
+    assert _parse_all([data[i:i + 1] for i in range(len(data))]) == whole
+
+
+@pytest.mark.parametrize("payload", MALFORMED, ids=lambda p: repr(p[:20]))
+def test_parser_rejects(payload):
+    p = RequestParser()
+    p.feed(payload)
+    with pytest.raises(ProtocolError):
+        p.commands()
+
+
+def test_parser_big_bulk_is_not_rescanned():
+    p = RequestParser()
+    p.feed(b"*2\r\n$4\r\nECHO\r\n$1000000\r\n")
+    assert p.commands() == []
+    need = p.need
+    assert need > 1000000
+    for _ in range(99):
+        p.feed(b"x" * 10000)
+        assert p.commands() == []
+    p.feed(b"x" * 10000 + b"\r\n")
+    assert p.commands() == [[b"ECHO", b"x" * 1000000]]
+
+
+def test_unauthenticated_limits():
+    p = RequestParser()
+    p.authenticated = False
+    p.feed(b"*11\r\n")
+    with pytest.raises(ProtocolError, match="unauthenticated multibulk"):
+        p.commands()
+    p = RequestParser()
+    p.authenticated = False
+    p.feed(b"*1\r\n$20000\r\n")
+    with pytest.raises(ProtocolError, match="unauthenticated bulk"):
+        p.commands()
