@@ -287,7 +287,7 @@ class AofManager:
                 self.last_ts = now
                 parts.append(b"#TS:%d\r\n" % now)
                 self.buf_len += len(parts[-1])
-        if False and dbid != self.selected_db:
+        if dbid != self.selected_db:
             sel = resp_command([b"SELECT", dbid])
             parts.append(sel)
             self.buf_len += len(sel)
