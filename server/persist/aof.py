@@ -417,6 +417,8 @@ class AofManager:
                 self.persist_manifest()
                 self.log("Creating AOF incr file %s on background rewrite" % name)
             if self.fd >= 0:
+                if self._fsyncer is not None:
+                    self._fsyncer.drain()  # it may be syncing the fd we close
                 os.close(self.fd)
             self.fd = newfd
             self.incr_name = name
