@@ -172,22 +172,9 @@ def convert(src, dst, *, to: str | None = None, rdb_version: int = 10, lossy: bo
     return report
 
 
-@contextlib.contextmanager
 def output_file(dst, *, inputs=()):
-    """`fileio.atomic_output` with the LZ4 frame layered here.
-
-    (fileio's own `.lz4` branch passes `closefd=` which lz4.frame.LZ4FrameFile does not
-    take; a fix is requested of the lead. LZ4FrameFile never closes a file object it
-    was handed, so the atomic rename still happens after the frame is finished.)"""
-    compress = str(dst) != "-" and str(dst).endswith(".lz4")
-    with fileio.atomic_output(dst, inputs=tuple(inputs), compress=False) as raw:
-        if not compress:
-            yield raw
-            return
-        import lz4.frame
-
-        with lz4.frame.LZ4FrameFile(raw, "wb") as zf:
-            yield zf
+    """Where every non-RDB output goes: atomic, never over an input, `.lz4` framed."""
+    return fileio.atomic_output(dst, inputs=tuple(inputs))
 
 
 def _write_rdb_lz4(dst, records, **kw):
