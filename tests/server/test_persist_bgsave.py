@@ -217,3 +217,60 @@ def test_bgsave_from_a_non_main_thread(tmp_path):
     t.join(30)
     assert out and out[0][1].ok
     assert digest_file(str(tmp_path / "dump.rdb")) == digest(e)
+
+
+def _cow_engine(n: int) -> Engine:
+    from server.objects import RHash
+
+    e = Engine()
+    db = e.dbs[0]
+    for i in range(n):
+        db.add(b"key:%d" % i, b"value-%d" % i)
+    for i in range(n // 10):
+        h = RHash()
+        h[b"f1"] = b"v%d" % i
+        h[b"f2"] = b"w"
+        db.add(b"h:%d" % i, h)
+    return e
+
+
+def test_bgsave_cow_stays_near_the_refcount_floor(tmp_path):
+    """Walking the dataset (refcount writes) is the floor a CPython child cannot go
+    under; the RDB writer must not add much on top of it (docs/persistence.md)."""
+    e = _cow_engine(60_000)
+
+    def touch():
+        for db in e.dbs:
+            for k, v in db.data.items():
+                pass
+        return {}
+
+    floor = start_job("touch", touch).wait(30).cow_bytes
+    st = RdbState(e)
+    e.config.values["dir"] = str(tmp_path)
+    st.bgsave()
+    cow = st.wait(30).cow_bytes
+    assert floor > 1 << 20  # the walk really dirtied pages
+    assert cow < 1.6 * floor + (4 << 20), (cow, floor)
+
+
+@pytest.mark.bench
+def test_report_cow_numbers(tmp_path, capsys):
+    e = _cow_engine(300_000)
+
+    def touch():
+        for db in e.dbs:
+            for k, v in db.data.items():
+                pass
+        return {}
+
+    st = RdbState(e)
+    e.config.values["dir"] = str(tmp_path)
+    t0 = time.monotonic()
+    st.bgsave()
+    cow = st.wait(120).cow_bytes
+    took = time.monotonic() - t0
+    floor = start_job("touch", touch).wait(60).cow_bytes
+    with capsys.disabled():
+        print("\nparent private %.1f MB, walk-only COW %.1f MB, BGSAVE COW %.1f MB, %.2f s"
+              % (private_dirty_bytes() / 2**20, floor / 2**20, cow / 2**20, took))
