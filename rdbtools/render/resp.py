@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from .. import constants as C
 from ..constants import Kind
+from ..errors import RdbkitError
 from ..records import Function, KeyRecord, Record
 
 #: Redis's AOF rewrite uses 64 (AOF_REWRITE_ITEMS_PER_CMD); so do we.
@@ -31,10 +32,14 @@ def command(*args: bytes) -> bytes:
     return b"".join(parts)
 
 
+class RenderError(RdbkitError):
+    """A value the chosen output cannot express (e.g. a NaN score as a ZADD argument)."""
+
+
 def format_score(x: float) -> bytes:
     """Text Redis parses back to exactly `x` (repr is the shortest round-trip form)."""
     if x != x:
-        raise ValueError("NaN score cannot be sent to Redis")
+        raise RenderError("a NaN score cannot be sent to Redis (ZADD refuses it)")
     if math.isinf(x):
         return b"inf" if x > 0 else b"-inf"
     if x == 0.0 and math.copysign(1.0, x) < 0:
@@ -147,12 +152,15 @@ class RespRenderer:
                 out.append(command(name, key, *v[i:i + ITEMS_PER_COMMAND]))
         elif kind == Kind.ZSET:
             chunks, seed = zadd_plan(v)
-            for chunk in chunks:
-                args = [b"ZADD", key]
-                for m, s in chunk:
-                    args.append(format_score(s))
-                    args.append(m)
-                out.append(command(*args))
+            try:
+                for chunk in chunks:
+                    args = [b"ZADD", key]
+                    for m, s in chunk:
+                        args.append(format_score(s))
+                        args.append(m)
+                    out.append(command(*args))
+            except RenderError as e:
+                raise RenderError(f"{e}: key {key!r} in db {rec.db}") from e
             if seed is not None:
                 out.append(command(b"ZREM", key, seed))
         elif kind == Kind.HASH:
@@ -169,7 +177,7 @@ class RespRenderer:
         elif kind == Kind.STREAM:
             out.extend(stream_commands(key, v))
         else:
-            raise ValueError(f"cannot render {kind.label} values as commands")
+            raise RenderError(f"cannot render {kind.label} values as commands")
         if rec.expire_ms is not None:
             out.append(command(b"PEXPIREAT", key, b"%d" % rec.expire_ms))
         return out

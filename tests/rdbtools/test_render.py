@@ -57,8 +57,12 @@ def test_scores_parse_back_exactly(x):
 
 
 def test_nan_score_refused():
-    with pytest.raises(ValueError):
+    from rdbtools.errors import RdbkitError
+
+    with pytest.raises(RdbkitError):
         format_score(math.nan)
+    with pytest.raises(RdbkitError, match="b'z'"):
+        resp_of([KeyRecord(0, b"z", RdbType.ZSET_2, [(b"m", math.nan)])])
 
 
 def test_plain_commands_for_each_kind():
