@@ -140,7 +140,14 @@ def salvage_file(path: str, m, size: int, start: int, *, note=lambda text: None)
             os.fsync(f.fileno())
     fsync_dir(os.path.dirname(os.path.abspath(path)))
     written = [0]
+    st = os.stat(path)
     with atomic_output(path, compress=False) as out:
+        # the server must still be able to open it: same mode and, when allowed, owner
+        os.fchmod(out.fileno(), st.st_mode & 0o7777)
+        try:
+            os.fchown(out.fileno(), st.st_uid, st.st_gid)
+        except OSError:
+            pass
         def keep(a: int, b: int) -> None:
             for c in range(a, b, _COPY_CHUNK):
                 out.write(m[c:min(b, c + _COPY_CHUNK)])

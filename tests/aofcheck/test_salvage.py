@@ -46,6 +46,7 @@ def _salvage(tmp_path: Path, data: bytes, name: str = "F.aof") -> tuple[bytes, d
     work = tmp_path / "salvage"
     work.mkdir()
     (work / name).write_bytes(data)
+    (work / name).chmod(0o640)
     rc, out = run_ours(["--salvage", "--yes", name], cwd=str(work))
     assert rc == 0, out
     assert "Successfully salvaged AOF" in out
@@ -55,6 +56,7 @@ def _salvage(tmp_path: Path, data: bytes, name: str = "F.aof") -> tuple[bytes, d
     assert origs[0].read_bytes() == data          # the original is kept untouched
     rrc, rout = run_redis([name], cwd=str(work))  # and redis-check-aof accepts the result
     assert rrc == 0, rout
+    assert (work / name).stat().st_mode & 0o777 == 0o640  # the server can still open it
     return (work / name).read_bytes(), json.loads(reports[0].read_text())
 
 
