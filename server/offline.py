@@ -38,8 +38,10 @@ def replay_aof(path: str, truncate_to_timestamp: int | None = None, *,
     layout = detect(os.fspath(path))
     if layout.kind == MULTI_PART:
         m = read_manifest(layout.path)
+        name = os.path.basename(layout.path)
         replay_files(engine, layout.dirpath, m, fix_on_disk=False,
-                     stop_after_ts=truncate_to_timestamp, log=log)
+                     stop_after_ts=truncate_to_timestamp, log=log,
+                     filename=name[:-len(".manifest")] if name.endswith(".manifest") else None)
     else:
         replay_file(engine, layout.path, fix_on_disk=False, stop_after_ts=truncate_to_timestamp,
                     log=log)

@@ -117,6 +117,25 @@ def is_rdb_head(head: bytes) -> bool:
     return head[:5] == RDB_MAGIC
 
 
+def log_rdb_aux(st, log) -> None:
+    """The notice lines 7.0 prints for an RDB's AUX fields (rdbLoadRio)."""
+    aux = st.aux
+    ver = aux.get(b"redis-ver")
+    if ver:
+        log("Loading RDB produced by version %s" % ver.decode("utf-8", "replace"))
+    ctime = aux.get(b"ctime", b"")
+    if ctime.lstrip(b"-").isdigit():
+        age = int(time.time()) - int(ctime)
+        log("RDB age %d seconds" % max(age, 0))
+    mem = aux.get(b"used-mem", b"")
+    if mem.isdigit():
+        log("RDB memory usage when created %.2f Mb" % (int(mem) / 1024 / 1024))
+    if aux.get(b"aof-preamble", b"0").strip() not in (b"", b"0"):
+        log("RDB has an AOF tail")
+    if aux.get(b"aof-base", b"0").strip() not in (b"", b"0"):
+        log("RDB is base AOF")
+
+
 def replay_file(engine, path: str, *, name: str | None = None, is_last: bool = True,
                 load_truncated: bool = True, fix_on_disk: bool = True,
                 stop_after_ts: int | None = None, log=_nolog,
@@ -151,6 +170,7 @@ def replay_file(engine, path: str, *, name: str | None = None, is_last: bool = T
                 raise AofLoadError(first, e.offset, path=path,
                                    lines=[first, "Error reading the RDB part of %s: %s"
                                           % (name, e)]) from e
+            log_rdb_aux(st, log)
             log("Done loading RDB, keys loaded: %d, keys expired: %d."
                 % (st.keys_loaded, st.keys_expired))
             if preamble_log != "base":
@@ -260,8 +280,13 @@ def _short_read(engine, path, name, valid_up_to, in_multi, res, *, is_last, load
 
 def replay_files(engine, dirpath: str, manifest: Manifest, *, load_truncated: bool = True,
                  fix_on_disk: bool = True, stop_after_ts: int | None = None, log=_nolog,
-                 progress: LoadProgress | None = None) -> list[ReplayResult]:
-    """Base then incr files of a manifest (history ignored), as loadAppendOnlyFiles()."""
+                 progress: LoadProgress | None = None,
+                 filename: str | None = None) -> list[ReplayResult]:
+    """Base then incr files of a manifest (history ignored), as loadAppendOnlyFiles().
+
+    `filename` is `appendfilename`: a file so named is a migrated pre-7.0 AOF, and its
+    RDB part is logged as a preamble, not as a base (Redis compares the names too).
+    """
     files = manifest.files_to_load()
     sizes = []
     for info in files:
@@ -283,7 +308,7 @@ def replay_files(engine, dirpath: str, manifest: Manifest, *, load_truncated: bo
         r = replay_file(engine, p, name=info.fsname, is_last=i == len(files) - 1,
                         load_truncated=load_truncated, fix_on_disk=fix_on_disk,
                         stop_after_ts=stop_after_ts, log=log, progress=progress,
-                        preamble_log="base" if is_base else "preamble")
+                        preamble_log="preamble" if info.fsname == filename else "base")
         if progress is not None:
             progress.file_done(sizes[i])
         log("DB loaded from %s file %s: %.3f seconds"
@@ -342,9 +367,7 @@ def load_dump(engine, path: str, *, log=_nolog, progress: LoadProgress | None = 
             if isinstance(e, TruncatedError)
             else "Fatal error loading the DB: %s. Exiting." % e.reason, "#")
         raise
-    ver = st.aux.get(b"redis-ver")
-    if ver:
-        log("Loading RDB produced by version %s" % ver.decode("utf-8", "replace"))
+    log_rdb_aux(st, log)
     log("Done loading RDB, keys loaded: %d, keys expired: %d."
         % (st.keys_loaded, st.keys_expired))
     log("DB loaded from disk: %.3f seconds" % (time.time() - t0))
@@ -366,7 +389,7 @@ def load_aof_dir(engine, dirpath: str, filename: str, dirname: str, *,
     if m.base is None and not m.incrs:
         return m
     replay_files(engine, aofdir, m, load_truncated=load_truncated, log=log,
-                 progress=progress)
+                 progress=progress, filename=filename)
     return m
 
 

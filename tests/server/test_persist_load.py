@@ -197,6 +197,7 @@ def test_rdb_base_keeps_expired_keys_for_the_tail(tmp_path):
     # the key expired long ago but the AOF still modified it: Redis keeps it while loading
     assert e.dbs[0].data[b"old"] == b"vx"
     assert ("*", "Reading RDB base file on AOF loading...") in logs
+    assert ("*", "Loading RDB produced by version 7.0.0") in logs  # written by rdbtools
 
 
 def test_old_style_single_file_is_migrated(tmp_path):
@@ -221,6 +222,11 @@ def test_old_style_preamble_file(tmp_path):
     e, _, logs = _boot(tmp_path)
     run(src, src.new_client(), "SET a b")
     assert digest(e) == digest(src)
+    msgs = [m for _, m in logs]
+    i = msgs.index("Reading RDB preamble from AOF file...")
+    assert msgs[i + 1:i + 4] == ["Loading RDB produced by version 7.0.15", "RDB age 0 seconds",
+                                 "RDB memory usage when created 0.00 Mb"]
+    assert "RDB is base AOF" in msgs and "Reading the remaining AOF tail..." in msgs
 
 
 def test_appendonly_with_only_a_dump_keeps_its_data(tmp_path):
