@@ -304,16 +304,37 @@ def test_loading_progress_fields():
 
 # -- differential: the same files through real Redis 7.0 ------------------------------------
 
-def _real_outcome(d, extra):
+_LOAD_WARNINGS = ("!!!", "AOF ", "Revert", "Bad file format", "Unexpected end of file",
+                  "Unknown command", "Fatal error", "Unable to obtain")
+
+
+def _warnings(messages) -> list[str]:
+    return [m for m in messages if m.startswith(_LOAD_WARNINGS)]
+
+
+def _real_warnings(srv) -> list[str]:
+    out = []
+    for line in srv.log_text().splitlines():
+        parts = line.split(" ", 6)
+        if len(parts) == 7 and parts[5] == "#":
+            out.append(parts[6])
+    return _warnings(out)
+
+
+def _real_outcome(d, extra, warnings=None):
     srv = RealRedis(d, extra=["--appendonly", "yes", *extra])
     srv.start(wait=False)
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if srv.proc.poll() is not None:
+                if warnings is not None:
+                    warnings.extend(_real_warnings(srv))
                 return False, None
             try:
                 if srv.command("PING") == b"PONG":
+                    if warnings is not None:
+                        warnings.extend(_real_warnings(srv))
                     return True, srv.command("DEBUG", "DIGEST").decode()
             except Exception:  # noqa: BLE001 - still starting or loading
                 pass
@@ -343,12 +364,18 @@ def test_same_outcome_as_real_redis(tmp_path, case):
     _aofdir(ours, {INCR1: content})
     _aofdir(real, {INCR1: content})
     cfg = dict(zip([x.lstrip("-").replace("-", "_") for x in extra[::2]], extra[1::2]))
+    logs = []
     try:
-        e, _, _ = _boot(ours, **cfg)
+        e = Engine(_config(ours, appendonly="yes", **cfg))
+        res = boot(e, log=lambda m, k="*": logs.append(m))
+        res.aof.close()
         got = (True, digest(e))
-    except AofLoadError:
+    except AofLoadError as exc:
         got = (False, None)
-    assert got == _real_outcome(real, extra)
+        logs.append(exc.lines[0])
+    real_warnings = []
+    assert got == _real_outcome(real, extra, real_warnings)
+    assert _warnings(logs) == real_warnings  # same wording, same order
     assert ((ours / "appendonlydir" / INCR1).read_bytes()
             == (real / "appendonlydir" / INCR1).read_bytes())
 
@@ -382,3 +409,25 @@ def test_past_expiry_times_do_not_expire_while_loading(tmp_path):
     assert db.data[b"h"][b"f"] == b"1" and db.data[b"h"].fexp == {b"f": 1000}
     assert db.data[b"s"] == b"x" and db.expires[b"s"] == 2000
     assert e.loading is False and e.now_ms > 10**12
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("files", [
+    {INCR1: SEL + SET + PARTIAL, "appendonly.aof.2.incr.aof": SEL + SET_C},
+    {INCR1: SEL + SET},   # the manifest also lists a missing second incr
+])
+def test_multi_file_outcomes_match_real_redis(tmp_path, files):
+    m = MANIFEST1 + b"file appendonly.aof.2.incr.aof seq 2 type i\n"
+    ours, real = tmp_path / "ours", tmp_path / "real"
+    _aofdir(ours, files, manifest=m)
+    _aofdir(real, files, manifest=m)
+    logs = []
+    with pytest.raises(AofLoadError) as ei:
+        boot(Engine(_config(ours, appendonly="yes")), log=lambda msg, k="*": logs.append(msg))
+    logs.append(ei.value.lines[0])
+    real_warnings = []
+    assert _real_outcome(real, [], real_warnings) == (False, None)
+    assert real_warnings and _warnings(logs) == real_warnings
+    for name in files:
+        assert ((ours / "appendonlydir" / name).read_bytes()
+                == (real / "appendonlydir" / name).read_bytes())
