@@ -14,7 +14,7 @@ import math
 from typing import BinaryIO
 
 from .. import constants as C
-from ..constants import Kind
+from ..constants import Kind, RdbType
 from ..errors import RdbkitError
 from ..records import Function, KeyRecord, Record
 
@@ -26,10 +26,13 @@ def command(*args: bytes) -> bytes:
     """One RESP2 multi-bulk command."""
     parts = [b"*%d\r\n" % len(args)]
     for a in args:
-        parts.append(b"$%d\r\n" % len(a))
-        parts.append(a)
-        parts.append(b"\r\n")
+        parts += (b"$%d\r\n" % len(a), a, b"\r\n")
     return b"".join(parts)
+
+
+def _set_command(key: bytes, value: bytes) -> bytes:
+    return b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
+        len(key), key, len(value), value)
 
 
 class RenderError(RdbkitError):
@@ -100,22 +103,44 @@ class RespRenderer:
         self.replace = replace
         self.db: int | None = None
         self.keys = 0
+        self._buf: list[bytes] = []
+        self._size = 0
+
+    #: Commands are gathered and written in batches of about this many bytes.
+    BATCH_BYTES = 1 << 16
+
+    def _out(self, data: bytes) -> None:
+        self._buf.append(data)
+        self._size += len(data)
+        if self._size >= self.BATCH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buf:
+            self.out.write(b"".join(self._buf))
+            self._buf = []
+            self._size = 0
 
     def write(self, rec: Record) -> None:
         if type(rec) is KeyRecord:
             self.keys += 1
             if rec.db != self.db:
-                self.out.write(command(b"SELECT", b"%d" % rec.db))
+                self._out(command(b"SELECT", b"%d" % rec.db))
                 self.db = rec.db
             if self.restore or rec.kind == Kind.MODULE:
-                self.out.write(self.restore_command(rec))
+                self._out(self.restore_command(rec))
+            elif rec.type == RdbType.STRING and not self.replace:
+                data = _set_command(rec.key, rec.value)
+                if rec.expire_ms is not None:
+                    data += command(b"PEXPIREAT", rec.key, b"%d" % rec.expire_ms)
+                self._out(data)
             else:
-                self.out.write(b"".join(self.key_commands(rec)))
+                self._out(b"".join(self.key_commands(rec)))
         elif isinstance(rec, Function):
-            self.out.write(command(b"FUNCTION", b"LOAD", b"REPLACE", rec.code))
+            self._out(command(b"FUNCTION", b"LOAD", b"REPLACE", rec.code))
 
     def close(self) -> None:
-        pass
+        self._flush()
 
     def restore_command(self, rec: KeyRecord) -> bytes:
         from ..payload import create_payload
