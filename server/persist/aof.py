@@ -195,7 +195,13 @@ class AofManager:
         if m.base is None and not m.incrs:
             base = self._next_base()
             self.log("Creating AOF base file %s on server start" % base.fsname)
-            self._write_base_file(self._path(base.fsname), fsync=True)
+            tmp = os.path.join(self.dirpath, "temp-rewriteaof-%d.aof" % os.getpid())
+            try:
+                self._write_base_file(tmp, fsync=True)
+                os.replace(tmp, self._path(base.fsname))  # dir fsynced with the manifest
+            except BaseException:
+                self._unlink(tmp)
+                raise
             m.base = base
         if m.incrs:
             self.incr_name = m.incrs[-1].fsname
