@@ -146,6 +146,13 @@ def read_string(d, p: int) -> tuple[bytes, int]:
     return d[q:end], end
 
 
+def _more(e: NeedMore, n: int, done: int, min_size: int) -> NeedMore:
+    """Widen a NeedMore raised inside element `done` of `n`: the elements after it
+    need at least `min_size` bytes each, so feeding a big collection slowly is
+    re-parsed O(log n) times, not once per element."""
+    return NeedMore(e.at + (n - done - 1) * min_size)
+
+
 def need(d, end: int) -> None:
     if end > len(d):
         raise NeedMore(end)
@@ -215,19 +222,25 @@ def _v_string(d, p, ctx):
 def _v_list(d, p, ctx):
     n, p = read_count(d, p, "list")
     out = []
-    for _ in range(n):
-        v, p = read_string(d, p)
-        out.append(v)
+    try:
+        for _ in range(n):
+            v, p = read_string(d, p)
+            out.append(v)
+    except NeedMore as e:
+        raise _more(e, n, len(out), 1) from None
     return out, None, p
 
 
 def _v_zset(d, p, ctx):
     n, p = read_count(d, p, "zset", 2)
     out = []
-    for _ in range(n):
-        m, p = read_string(d, p)
-        s, p = read_string_double(d, p)
-        out.append((m, s))
+    try:
+        for _ in range(n):
+            m, p = read_string(d, p)
+            s, p = read_string_double(d, p)
+            out.append((m, s))
+    except NeedMore as e:
+        raise _more(e, n, len(out), 2) from None
     return out, None, p
 
 
@@ -235,22 +248,28 @@ def _v_zset2(d, p, ctx):
     n, p = read_count(d, p, "zset", 9)
     out = []
     unpack = _F64.unpack_from
-    for _ in range(n):
-        m, p = read_string(d, p)
-        if p + 8 > len(d):
-            raise NeedMore(p + 8)
-        out.append((m, unpack(d, p)[0]))
-        p += 8
+    try:
+        for _ in range(n):
+            m, p = read_string(d, p)
+            if p + 8 > len(d):
+                raise NeedMore(p + 8)
+            out.append((m, unpack(d, p)[0]))
+            p += 8
+    except NeedMore as e:
+        raise _more(e, n, len(out), 9) from None
     return out, None, p
 
 
 def _v_hash(d, p, ctx):
     n, p = read_count(d, p, "hash", 2)
     out = []
-    for _ in range(n):
-        f, p = read_string(d, p)
-        v, p = read_string(d, p)
-        out.append((f, v))
+    try:
+        for _ in range(n):
+            f, p = read_string(d, p)
+            v, p = read_string(d, p)
+            out.append((f, v))
+    except NeedMore as e:
+        raise _more(e, n, len(out), 2) from None
     return out, None, p
 
 
@@ -304,29 +323,42 @@ def _v_set_listpack(d, p, ctx):
 def _v_quicklist(d, p, ctx):
     n, p = read_count(d, p, "quicklist node", 1)
     out = []
-    for _ in range(n):
-        items, p = _blob(_ziplist.entries, d, p, "quicklist ziplist node")
-        out.extend(_bytes_items(items))
+    i = 0
+    try:
+        for i in range(n):
+            items, p = _blob(_ziplist.entries, d, p, "quicklist ziplist node")
+            out.extend(_bytes_items(items))
+    except NeedMore as e:
+        raise _more(e, n, i, 1) from None
     return out, None, p
 
 
 def _v_quicklist2(d, p, ctx):
     n, p = read_count(d, p, "quicklist node", 2)
     out = []
-    for _ in range(n):
-        at = p
-        container, p = read_len(d, p)
-        if container == QuicklistContainer.PLAIN:
-            v, p = read_string(d, p)
-            if not v:
-                raise Bad("empty PLAIN quicklist node", at)
-            out.append(v)
-        elif container == QuicklistContainer.PACKED:
-            items, p = _blob(_listpack.entries, d, p, "quicklist listpack node")
-            out.extend(_bytes_items(items))
-        else:
-            raise Bad(f"Quicklist integrity check failed: container {container}", at)
+    i = 0
+    try:
+        for i in range(n):
+            p = _quicklist2_node(d, p, out)
+    except NeedMore as e:
+        raise _more(e, n, i, 2) from None
     return out, None, p
+
+
+def _quicklist2_node(d, p, out):
+    at = p
+    container, p = read_len(d, p)
+    if container == QuicklistContainer.PLAIN:
+        v, p = read_string(d, p)
+        if not v:
+            raise Bad("empty PLAIN quicklist node", at)
+        out.append(v)
+    elif container == QuicklistContainer.PACKED:
+        items, p = _blob(_listpack.entries, d, p, "quicklist listpack node")
+        out.extend(_bytes_items(items))
+    else:
+        raise Bad(f"Quicklist integrity check failed: container {container}", at)
+    return p
 
 
 def _v_set(d, p, ctx):
@@ -348,16 +380,19 @@ def _v_hash_metadata(d, p, ctx, pre_ga=False):
     n, p = read_count(d, p, "hash", 3)
     out = []
     fexp = {}
-    for _ in range(n):
-        ttl, p = read_len(d, p)
-        f, p = read_string(d, p)
-        v, p = read_string(d, p)
-        out.append((f, v))
-        if ttl:
-            at = ttl if pre_ga else ttl + base - 1
-            if at > HFE_EXPIRE_TIME_MAX:
-                raise Bad(f"invalid hash field expire time {at}", p)
-            fexp[f] = at
+    try:
+        for _ in range(n):
+            ttl, p = read_len(d, p)
+            f, p = read_string(d, p)
+            v, p = read_string(d, p)
+            out.append((f, v))
+            if ttl:
+                at = ttl if pre_ga else ttl + base - 1
+                if at > HFE_EXPIRE_TIME_MAX:
+                    raise Bad(f"invalid hash field expire time {at}", p)
+                fexp[f] = at
+    except NeedMore as e:
+        raise _more(e, n, len(out), 3) from None
     return out, fexp, p
 
 
@@ -390,13 +425,16 @@ def _v_valkey_hash2(d, p, ctx):
     n, p = read_count(d, p, "hash", 10)
     out = []
     fexp = {}
-    for _ in range(n):
-        f, p = read_string(d, p)
-        v, p = read_string(d, p)
-        t, p = _read_ms(d, p)
-        out.append((f, v))
-        if t != -1:
-            fexp[f] = t
+    try:
+        for _ in range(n):
+            f, p = read_string(d, p)
+            v, p = read_string(d, p)
+            t, p = _read_ms(d, p)
+            out.append((f, v))
+            if t != -1:
+                fexp[f] = t
+    except NeedMore as e:
+        raise _more(e, n, len(out), 10) from None
     return out, fexp, p
 
 

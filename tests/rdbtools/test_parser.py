@@ -464,3 +464,16 @@ def test_hostile_counts_fail_fast():
         with pytest.raises((TruncatedError, CorruptError)):
             keys_of(rdb(body))
     assert time.monotonic() - t0 < 2
+
+
+def test_slow_feeding_of_a_big_collection_is_not_quadratic():
+    """One byte at a time into a 20000-element list: each retry waits for the bytes the
+    remaining elements need at least, so this is ~log(n) re-parses, not n."""
+    import time
+    items = b"".join(_s(b"abc") for _ in range(20000))
+    data = rdb(b"\x01" + _s(b"k") + _len(20000) + items
+               + b"\x04" + _s(b"h") + _len(5000) + (_s(b"a") + _s(b"bcd")) * 5000)
+    t0 = time.monotonic()
+    recs = parse_chunks(data, [1] * len(data))
+    assert [len(r.value) for r in recs if isinstance(r, KeyRecord)] == [20000, 5000]
+    assert time.monotonic() - t0 < 10
