@@ -17,7 +17,7 @@ from .config import Config
 from .engine import Engine
 from .persist.load import AofLoadError, read_manifest, replay_file, replay_files
 
-__all__ = ["replay_aof", "aof_digest", "AofLoadError"]
+__all__ = ["replay_aof", "aof_digest", "aof_records", "engine_records", "AofLoadError"]
 
 
 def _fresh_engine() -> Engine:
@@ -62,3 +62,31 @@ def aof_digest(path: str, truncate_to_timestamp: int | None = None) -> str:
             kind, value, fexp = to_record(v)
             d.add(db.id, k, kind, value, k in exp, field_expires=fexp)
     return d.hexdigest()
+
+
+def engine_records(engine: Engine):
+    """The engine's dataset as rdbtools records, in file order (Header, AUX, functions,
+    per database SelectDb/ResizeDb and its keys, End): what `rdbtools.convert`'s writers
+    and renderers consume, so an AOF converts to any of their formats."""
+    from rdbtools.records import Aux, End, Function, Header, ResizeDb, SelectDb
+
+    from .persist.snapshot import RDB_VERSION, SERVER_VERSION, iter_key_records
+
+    yield Header(RDB_VERSION)
+    yield Aux(b"redis-ver", SERVER_VERSION.encode())
+    for code in engine.functions.values():
+        yield Function(code)
+    current = None
+    for rec in iter_key_records(engine):
+        if rec.db != current:
+            current = rec.db
+            db = engine.dbs[rec.db]
+            yield SelectDb(rec.db)
+            yield ResizeDb(len(db.data), len(db.expires))
+        yield rec
+    yield End(None, None)
+
+
+def aof_records(path: str, truncate_to_timestamp: int | None = None):
+    """Replay the AOF at `path`, then its dataset as records (see `engine_records`)."""
+    return engine_records(replay_aof(path, truncate_to_timestamp))
