@@ -18,24 +18,17 @@ from .blobs import listpack as _listpack
 from .blobs import ziplist as _ziplist
 from .blobs import zipmap as _zipmap
 from .constants import (
-    HFE_EXPIRE_TIME_MAX, DOUBLE_NAN, DOUBLE_NEG_INF, DOUBLE_POS_INF, MAX_DECLARED_COUNT, MAX_STRING_BYTES,
-    ModuleOpcode, QuicklistContainer, RdbType, STREAM_ITEM_FLAG_DELETED,
-    STREAM_ITEM_FLAG_SAMEFIELDS, VALKEY_TYPE_HASH_2,
+    DOUBLE_NAN, DOUBLE_NEG_INF, DOUBLE_POS_INF, F64, HFE_EXPIRE_TIME_MAX, I8, I16, I32, I64,
+    MAX_DECLARED_COUNT, MAX_STRING_BYTES, STREAM_ID, STREAM_ITEM_FLAG_DELETED,
+    STREAM_ITEM_FLAG_SAMEFIELDS, U32_BE, U64_BE, VALKEY_TYPE_HASH_2, ModuleOpcode,
+    QuicklistContainer, RdbType,
 )
 from .errors import CorruptError, UnsupportedError
 from .records import (
     Consumer, ConsumerGroup, ModuleValue, PendingEntry, Stream, StreamEntry, module_name,
 )
 
-_U32_BE = struct.Struct(">I")
-_U64_BE = struct.Struct(">Q")
-_I8 = struct.Struct("<b")
-_I16 = struct.Struct("<h")
-_I32 = struct.Struct("<i")
-_I64 = struct.Struct("<q")
-_F32 = struct.Struct("<f")
-_F64 = struct.Struct("<d")
-_ID = struct.Struct(">QQ")
+_U32_BE, _U64_BE, _I8, _I16, _I32, _I64, _F64, _ID = U32_BE, U64_BE, I8, I16, I32, I64, F64, STREAM_ID
 _U64_MAX = (1 << 64) - 1
 
 
@@ -151,11 +144,6 @@ def _more(e: NeedMore, n: int, done: int, min_size: int) -> NeedMore:
     need at least `min_size` bytes each, so feeding a big collection slowly is
     re-parsed O(log n) times, not once per element."""
     return NeedMore(e.at + (n - done - 1) * min_size)
-
-
-def need(d, end: int) -> None:
-    if end > len(d):
-        raise NeedMore(end)
 
 
 def read_string_double(d, p: int) -> tuple[float, int]:
