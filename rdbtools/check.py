@@ -314,6 +314,8 @@ def _lp_walk(lp: bytes, *, check_count: bool, exact_end: bool = True) -> list | 
 
     Streams stop at the first terminator byte found at an entry boundary
     (`exact_end=False`); everything else must end exactly at the last byte.
+    Small integers and short strings (nearly every entry Redis writes) take an
+    inline path; the rest go through `_lp_entry()`.
     """
     size = len(lp)
     if size < 7 or U32.unpack_from(lp, 0)[0] != size or lp[-1] != 0xFF:
@@ -322,60 +324,27 @@ def _lp_walk(lp: bytes, *, check_count: bool, exact_end: bool = True) -> list | 
     p = 6
     out = []
     append = out.append
-    while lp[p] != 0xFF:
+    while True:
         b = lp[p]
-        if b < 0x80:
-            enc, hdr, val = 1, 1, b"%d" % b
-        elif b < 0xC0:
-            n = b & 0x3F
-            enc, hdr, val = 1 + n, 1, None
-        elif b < 0xE0:
-            if p + 1 > last:
+        if b < 0x80:  # 7-bit unsigned int: 1 byte + backlen 1
+            if lp[p + 1] != 1 or p + 2 > last:
                 return None
-            v = ((b & 0x1F) << 8) | lp[p + 1]
-            enc, hdr, val = 2, 1, b"%d" % (v - 8192 if v >= 4096 else v)
-        elif b < 0xF0:
-            if p + 2 > last:
+            append(b"%d" % b)
+            p += 2
+        elif b < 0xC0:  # string up to 63 bytes: backlen is one byte holding 1 + len
+            nxt = p + (b & 0x3F) + 1
+            if nxt + 1 > last or lp[nxt] != nxt - p:
                 return None
-            n = ((b & 0x0F) << 8) | lp[p + 1]
-            enc, hdr, val = 2 + n, 2, None
-        elif b == 0xF0:
-            if p + 5 > last:
-                return None
-            n = U32.unpack_from(lp, p + 1)[0]
-            enc, hdr, val = 5 + n, 5, None
-        elif b <= 0xF4:
-            width = (2, 3, 4, 8)[b - 0xF1]
-            enc, hdr, val = 1 + width, 1, True
+            append(lp[p + 1:nxt])
+            p = nxt + 1
+        elif b == 0xFF:
+            break
         else:
-            return None
-        if p + hdr > last:
-            return None
-        blen = _lp_backlen_size(enc)
-        nxt = p + enc + blen
-        if nxt > last:
-            return None
-        # the backlen, decoded backwards from its last byte, must equal `enc`
-        q = nxt - 1
-        v = 0
-        shift = 0
-        while True:
-            c = lp[q]
-            v |= (c & 127) << shift
-            if not c & 128:
-                break
-            shift += 7
-            q -= 1
-            if shift > 28 or q < 0:
+            step = _lp_entry(lp, p, last)
+            if step is None:
                 return None
-        if v != enc:
-            return None
-        if val is None:
-            val = lp[p + hdr:p + enc]
-        elif val is True:
-            val = b"%d" % int.from_bytes(lp[p + 1:p + enc], "little", signed=True)
-        append(val)
-        p = nxt
+            p, val = step
+            append(val)
     if p != last and exact_end:
         return None
     if check_count:
@@ -383,6 +352,52 @@ def _lp_walk(lp: bytes, *, check_count: bool, exact_end: bool = True) -> list | 
         if numele != 65535 and numele != len(out):
             return None
     return out
+
+
+def _lp_entry(lp: bytes, p: int, last: int):
+    """One entry of any encoding at `p`: (next position, value) or None (lpValidateNext)."""
+    b = lp[p]
+    if b < 0xE0:
+        v = ((b & 0x1F) << 8) | lp[p + 1]
+        enc, hdr, val = 2, 1, b"%d" % (v - 8192 if v >= 4096 else v)
+    elif b < 0xF0:
+        if p + 2 > last:
+            return None
+        enc, hdr, val = 2 + (((b & 0x0F) << 8) | lp[p + 1]), 2, None
+    elif b == 0xF0:
+        if p + 5 > last:
+            return None
+        enc, hdr, val = 5 + U32.unpack_from(lp, p + 1)[0], 5, None
+    elif b <= 0xF4:
+        enc, hdr, val = 1 + (2, 3, 4, 8)[b - 0xF1], 1, True
+    else:
+        return None
+    if p + hdr > last:
+        return None
+    blen = _lp_backlen_size(enc)
+    nxt = p + enc + blen
+    if nxt > last:
+        return None
+    # the backlen, decoded backwards from its last byte, must equal `enc`
+    q = nxt - 1
+    v = 0
+    shift = 0
+    while True:
+        c = lp[q]
+        v |= (c & 127) << shift
+        if not c & 128:
+            break
+        shift += 7
+        q -= 1
+        if shift > 28 or q < 0:
+            return None
+    if v != enc:
+        return None
+    if val is None:
+        val = lp[p + hdr:p + enc]
+    elif val is True:
+        val = b"%d" % int.from_bytes(lp[p + 1:p + enc], "little", signed=True)
+    return nxt, val
 
 
 def _lp_pairs(lp: bytes) -> list | None:
@@ -718,9 +733,15 @@ class _Checker:
 
         expiretime = -1
         byte = inp.byte
+        fast = self.fast_strings
         while True:
             self.doing = DOING_READ_TYPE
             rtype = byte()
+            if (rtype == 0 or rtype == 0xFC) and expiretime == -1:
+                inp.pos -= 1
+                if fast():
+                    continue
+                inp.pos += 1
             if rtype >= 0xF4 or (rtype == 0xF3 and not self.redis70):
                 if rtype == 0xFC:
                     self.doing = DOING_READ_EXPIRE
@@ -811,6 +832,78 @@ class _Checker:
         else:
             res.checksum = "absent"
         res.end_offset = inp.offset
+
+    def fast_strings(self) -> bool:
+        """Skip a run of plain string keys already in the buffer; True if any.
+
+        Most keys of a real dataset are short strings; walking them inline over the
+        buffer, without a call per primitive, is what keeps big files fast. Anything
+        unusual (LZF, long lengths, other types, the buffer's end) is left to the
+        general walk, which then reports errors exactly as Redis would.
+        """
+        inp = self.inp
+        buf = inp.buf
+        pos = inp.pos
+        n = len(buf)
+        now = self.now
+        keys = expires = already = 0
+        unpack_expire = I64.unpack_from
+        while pos < n:
+            start = pos
+            t = buf[pos]
+            expire = None
+            if t == 0xFC:
+                if pos + 10 > n:
+                    break
+                expire = unpack_expire(buf, pos + 1)[0]
+                pos += 9
+                t = buf[pos]
+            if t != 0 or pos + 2 >= n:
+                pos = start
+                break
+            b = buf[pos + 1]
+            if b < 0x40:
+                pos += 2 + b
+            elif b < 0x80:
+                pos += 3 + (((b & 0x3F) << 8) | buf[pos + 2])
+            else:
+                pos = start
+                break
+            if pos + 1 >= n:
+                pos = start
+                break
+            b = buf[pos]
+            if b < 0x40:
+                pos += 1 + b
+            elif b < 0x80:
+                pos += 2 + (((b & 0x3F) << 8) | buf[pos + 1])
+            elif b == 0xC0:
+                pos += 2
+            elif b == 0xC1:
+                pos += 3
+            elif b == 0xC2:
+                pos += 5
+            else:
+                pos = start
+                break
+            if pos > n:
+                pos = start
+                break
+            keys += 1
+            if expire is not None:
+                expires += 1
+                if expire < now:
+                    already += 1
+        if not keys:
+            return False
+        inp.pos = pos
+        res = self.res
+        res.keys += keys
+        res.expires += expires
+        res.already_expired += already
+        self.key = None
+        self.key_type = -1
+        return True
 
     # -- opcodes with bodies ----------------------------------------------------
 
