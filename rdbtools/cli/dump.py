@@ -104,23 +104,51 @@ def _stderr_console():
               help="resp --resp-restore: RDB version of the payloads.")
 @click.option("--largest", type=click.IntRange(0), metavar="N",
               help="memory: only the N biggest keys, biggest first.")
+@click.option("--memory-config", "memory_config", multiple=True, metavar="NAME=VALUE",
+              help="memory: a server setting the estimate should assume, e.g. "
+                   "list-compress-depth=1 (repeatable; default: Redis 7.0's).")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @friendly_errors
 def command(path, fmt, output, dbs, key_re, not_key_re, types, skip_expired, now_ms,
-            resp_restore, rdb_version, largest, no_progress):
+            resp_restore, rdb_version, largest, memory_config, no_progress):
     """Dump the keys of PATH (an RDB file, or rdbkit JSON/JSONL; `-` = stdin)."""
     from ..convert import open_records, output_file
     from ..render import dump_records
 
     key_filter = build_filter(dbs, key_re, not_key_re, types, skip_expired, now_ms)
+    mem_cfg = _memory_config(memory_config)
     _fmt, records, close = open_records(path)
     try:
         with progress(path, not no_progress) as on_record, \
                 output_file(output, inputs=(path,)) as out:
             dump_records(records, out, fmt, key_filter=key_filter, resp_restore=resp_restore,
-                         rdb_version=rdb_version, largest=largest, on_record=on_record)
+                         rdb_version=rdb_version, largest=largest, memory_config=mem_cfg,
+                         on_record=on_record)
     finally:
         close()
+
+
+def _memory_config(items):
+    from ..render.memory import MemoryConfig
+
+    settings = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}",
+                                     param_hint="--memory-config")
+        settings[name.strip()] = value.strip()
+    try:
+        cfg = MemoryConfig.from_redis(settings)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--memory-config") from e
+    unknown = [n for n in settings
+               if MemoryConfig.ALIASES.get(n.lower(), n.lower()).replace("-", "_")
+               not in MemoryConfig.__dataclass_fields__]
+    if unknown:
+        raise click.BadParameter(f"unknown setting(s): {', '.join(unknown)}",
+                                 param_hint="--memory-config")
+    return cfg
 
 
 def main() -> None:

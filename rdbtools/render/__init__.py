@@ -25,7 +25,7 @@ class DumpReport:
 
 def make_renderer(fmt: str, out: BinaryIO, *, resp_restore: bool = False,
                   rdb_version: int = 10, largest: int | None = None,
-                  replace: bool = False):
+                  replace: bool = False, memory_config=None):
     if fmt in ("json", "jsonl"):
         from ..jsonfmt import JsonWriter
 
@@ -42,19 +42,22 @@ def make_renderer(fmt: str, out: BinaryIO, *, resp_restore: bool = False,
     if fmt == "memory":
         from .memory import MemoryRenderer
 
-        return MemoryRenderer(out, largest=largest)
+        from .memory import DEFAULT_CONFIG
+
+        return MemoryRenderer(out, largest=largest, config=memory_config or DEFAULT_CONFIG)
     raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
 
 
 def dump_records(records: Iterable[Record], out: BinaryIO, fmt: str = "json", *,
                  key_filter: KeyFilter | None = None, resp_restore: bool = False,
                  rdb_version: int = 10, largest: int | None = None, replace: bool = False,
+                 memory_config=None,
                  on_record: Callable[[Record], None] | None = None) -> DumpReport:
     """Render `records` to `out`. An error from the source propagates after whatever
     was already written: callers that write files use `fileio.atomic_output`, so a
     failed run never leaves a truncated file behind."""
     renderer = make_renderer(fmt, out, resp_restore=resp_restore, rdb_version=rdb_version,
-                             largest=largest, replace=replace)
+                             largest=largest, replace=replace, memory_config=memory_config)
     report = DumpReport(fmt)
     accepts = None if key_filter is None or key_filter.is_noop else key_filter.accepts
     write = renderer.write

@@ -15,6 +15,7 @@ import csv
 import datetime as _dt
 import heapq
 import io
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from .. import constants as C
@@ -37,6 +38,53 @@ RAX_NODE_COST = 4 + 8 * 30  # sizeof(raxNode) + the fixed overhead Redis adds pe
 EMBSTR_MAX = 44
 SHARED_INTEGERS = 10000
 STREAM_PREALLOC = 4096
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """The server settings the estimate depends on (Redis 7.0 defaults)."""
+
+    hash_max_listpack_entries: int = C.HASH_MAX_LISTPACK_ENTRIES
+    hash_max_listpack_value: int = C.HASH_MAX_LISTPACK_VALUE
+    zset_max_listpack_entries: int = C.ZSET_MAX_LISTPACK_ENTRIES
+    zset_max_listpack_value: int = C.ZSET_MAX_LISTPACK_VALUE
+    set_max_intset_entries: int = C.SET_MAX_INTSET_ENTRIES
+    list_max_listpack_size: int = C.LIST_MAX_LISTPACK_SIZE
+    list_compress_depth: int = 0
+    stream_node_max_bytes: int = C.STREAM_NODE_MAX_BYTES
+    stream_node_max_entries: int = C.STREAM_NODE_MAX_ENTRIES
+
+    #: Old (ziplist) spellings Redis 7.0 still accepts.
+    ALIASES = {"hash-max-ziplist-entries": "hash-max-listpack-entries",
+               "hash-max-ziplist-value": "hash-max-listpack-value",
+               "zset-max-ziplist-entries": "zset-max-listpack-entries",
+               "zset-max-ziplist-value": "zset-max-listpack-value",
+               "list-max-ziplist-size": "list-max-listpack-size"}
+
+    @classmethod
+    def from_redis(cls, settings: dict) -> "MemoryConfig":
+        """From `CONFIG GET`-style names and values; settings that do not matter here
+        (rdbcompression, maxmemory-policy, ...) are ignored."""
+        known = {f.replace("_", "-") for f in cls.__dataclass_fields__}
+        values = {}
+        for name, value in settings.items():
+            name = cls.ALIASES.get(name.lower(), name.lower())
+            if name in known:
+                try:
+                    values[name.replace("-", "_")] = int(value)
+                except (TypeError, ValueError) as e:
+                    raise ValueError(f"{name}: not an integer: {value!r}") from e
+        return cls(**values)
+
+
+DEFAULT_CONFIG = MemoryConfig()
+
+#: Quicklist nodes smaller than this are never compressed; compression must save more
+#: than MIN_COMPRESS_IMPROVE bytes to be kept (quicklist.c).
+MIN_COMPRESS_BYTES = 48
+MIN_COMPRESS_IMPROVE = 8
+#: A positive list-max-listpack-size caps entries, and node size at this many bytes.
+SIZE_SAFETY_LIMIT = 8192
 
 
 def jemalloc_size(n: int) -> int:
@@ -183,27 +231,50 @@ def string_size(v: bytes) -> tuple[int, str]:
     return ROBJ + sds_alloc(len(v)), "raw"
 
 
-def list_size(elems: list[bytes]) -> tuple[int, str]:
-    limit = C.QUICKLIST_SIZE_LIMITS.get(C.LIST_MAX_LISTPACK_SIZE, 8192)
-    total = ROBJ + QUICKLIST
-    node = 0  # current node's listpack bytes; 0 = no node yet
-    count = 0
-    for e in elems:
+def list_size(elems: list[bytes], cfg: MemoryConfig = DEFAULT_CONFIG) -> tuple[int, str]:
+    fill = cfg.list_max_listpack_size
+    if fill < 0:
+        limit, max_count = C.QUICKLIST_SIZE_LIMITS.get(fill, 65536), 65535
+    else:
+        limit, max_count = SIZE_SAFETY_LIMIT, max(fill, 1)
+    nodes: list[tuple[int, int, int]] = []  # (listpack bytes, first index, end index)
+    node = count = start = 0
+    for i, e in enumerate(elems):
         sz = lp_entry_size(e)
-        if node and node + len(e) + 8 <= limit and count < 65535:
+        if node and node + len(e) + 8 <= limit and count < max_count:
             node += sz
             count += 1
         else:
             if node:
-                total += QUICKLIST_NODE + jemalloc_size(node)
-            node = LP_HEADER + LP_END + sz
-            count = 1
+                nodes.append((node, start, i))
+            node, count, start = LP_HEADER + LP_END + sz, 1, i
     if node:
-        total += QUICKLIST_NODE + jemalloc_size(node)
+        nodes.append((node, start, len(elems)))
+    depth = cfg.list_compress_depth
+    total = ROBJ + QUICKLIST
+    for j, (nbytes, lo, hi) in enumerate(nodes):
+        if depth and depth <= j < len(nodes) - depth:
+            total += QUICKLIST_NODE + _compressed_node(elems[lo:hi], nbytes)
+        else:
+            total += QUICKLIST_NODE + jemalloc_size(nbytes)
     return total, "quicklist"
 
 
-def set_size(members: list[bytes]) -> tuple[int, str]:
+def _compressed_node(elems: list[bytes], nbytes: int) -> int:
+    """Allocation of a quicklist node LZF-compressed in memory (list-compress-depth)."""
+    if nbytes < MIN_COMPRESS_BYTES:
+        return jemalloc_size(nbytes)
+    import lzf
+
+    from ..build.listpack import build_listpack
+
+    packed = lzf.compress(build_listpack(elems), nbytes)
+    if packed is None or len(packed) + MIN_COMPRESS_IMPROVE >= nbytes:
+        return jemalloc_size(nbytes)
+    return jemalloc_size(4 + len(packed))
+
+
+def set_size(members: list[bytes], cfg: MemoryConfig = DEFAULT_CONFIG) -> tuple[int, str]:
     n = len(members)
     lo = hi = 0
     all_ints = True
@@ -213,20 +284,21 @@ def set_size(members: list[bytes]) -> tuple[int, str]:
             all_ints = False
             break
         lo, hi = min(lo, v), max(hi, v)
-    if all_ints and n <= C.SET_MAX_INTSET_ENTRIES:
+    if all_ints and n <= cfg.set_max_intset_entries:
         width = 2 if -32768 <= lo and hi <= 32767 else (
             4 if -(1 << 31) <= lo and hi < 1 << 31 else 8)
         return ROBJ + jemalloc_size(8 + n * width), "intset"
     # All integers but too many: converted from an intset when it passed the limit.
-    created_for = C.SET_MAX_INTSET_ENTRIES + 1 if all_ints else 0
+    created_for = cfg.set_max_intset_entries + 1 if all_ints else 0
     elems = sum(DICT_ENTRY + sds_alloc(len(m)) for m in members)
     return ROBJ + _hashtable_elems(n, elems, created_for), "hashtable"
 
 
-def zset_size(pairs: list[tuple[bytes, float]]) -> tuple[int, str]:
+def zset_size(pairs: list[tuple[bytes, float]], cfg: MemoryConfig = DEFAULT_CONFIG
+              ) -> tuple[int, str]:
     n = len(pairs)
-    if n <= C.ZSET_MAX_LISTPACK_ENTRIES and all(
-            len(m) <= C.ZSET_MAX_LISTPACK_VALUE for m, _ in pairs):
+    if n <= cfg.zset_max_listpack_entries and all(
+            len(m) <= cfg.zset_max_listpack_value for m, _ in pairs):
         lp = LP_HEADER + LP_END + sum(lp_entry_size(m) + zset_score_lp_size(s)
                                       for m, s in pairs)
         return ROBJ + jemalloc_size(lp), "listpack"
@@ -238,16 +310,17 @@ def zset_size(pairs: list[tuple[bytes, float]]) -> tuple[int, str]:
     return int(size), "skiplist"
 
 
-def hash_size(pairs: list[tuple[bytes, bytes]]) -> tuple[int, str]:
+def hash_size(pairs: list[tuple[bytes, bytes]], cfg: MemoryConfig = DEFAULT_CONFIG
+              ) -> tuple[int, str]:
     n = len(pairs)
-    if n <= C.HASH_MAX_LISTPACK_ENTRIES and all(
-            len(f) <= C.HASH_MAX_LISTPACK_VALUE and len(v) <= C.HASH_MAX_LISTPACK_VALUE
+    vmax = cfg.hash_max_listpack_value
+    if n <= cfg.hash_max_listpack_entries and all(
+            len(f) <= vmax and len(v) <= vmax
             for f, v in pairs):
         lp = LP_HEADER + LP_END + sum(lp_entry_size(f) + lp_entry_size(v) for f, v in pairs)
         return ROBJ + jemalloc_size(lp), "listpack"
-    small = all(len(f) <= C.HASH_MAX_LISTPACK_VALUE and len(v) <= C.HASH_MAX_LISTPACK_VALUE
-                for f, v in pairs)
-    created_for = C.HASH_MAX_LISTPACK_ENTRIES + 1 if small else 0
+    small = all(len(f) <= vmax and len(v) <= vmax for f, v in pairs)
+    created_for = cfg.hash_max_listpack_entries + 1 if small else 0
     elems = sum(sds_alloc(len(f)) + sds_alloc(len(v)) + DICT_ENTRY for f, v in pairs)
     return ROBJ + _hashtable_elems(n, elems, created_for, 2), "hashtable"
 
@@ -258,10 +331,13 @@ def _rax(numele: int) -> int:
     return numele * 16 + nodes * RAX_NODE_COST
 
 
-def stream_size(s: Stream) -> tuple[int, str]:
+def stream_size(s: Stream, cfg: MemoryConfig = DEFAULT_CONFIG) -> tuple[int, str]:
     # Rebuild the node split as streamAppendItem would for the live entries. A node
     # starts preallocated to 4096 bytes and is shrunk to fit only when it closes for
     # reaching the entry limit.
+    prealloc = STREAM_PREALLOC
+    if 0 < cfg.stream_node_max_bytes < prealloc:
+        prealloc = cfg.stream_node_max_bytes
     nodes: list[int] = []  # allocated bytes per closed node
     cur = 0
     count = 0
@@ -271,10 +347,10 @@ def stream_size(s: Stream) -> tuple[int, str]:
         fields = tuple(f for f, _ in e.fields)
         add = sum(len(f) + len(v) for f, v in e.fields)
         if cur:
-            if cur + add >= C.STREAM_NODE_MAX_BYTES:
-                nodes.append(jemalloc_size(max(STREAM_PREALLOC, cur)))
+            if cfg.stream_node_max_bytes and cur + add >= cfg.stream_node_max_bytes:
+                nodes.append(jemalloc_size(max(prealloc, cur)))
                 cur = 0
-            elif count >= C.STREAM_NODE_MAX_ENTRIES:
+            elif cfg.stream_node_max_entries and count >= cfg.stream_node_max_entries:
                 nodes.append(jemalloc_size(cur))
                 cur = 0
         if not cur:
@@ -292,7 +368,7 @@ def stream_size(s: Stream) -> tuple[int, str]:
             cur += sum(lp_entry_size(f) + lp_entry_size(v) for f, v in e.fields)
             cur += lp_int_size(2 * len(fields) + 4)
     if cur:
-        nodes.append(jemalloc_size(max(STREAM_PREALLOC, cur)))
+        nodes.append(jemalloc_size(max(prealloc, cur)))
     size = ROBJ + STREAM + _rax(len(nodes)) + sum(nodes)
     for g in s.groups:
         size += STREAM_CG + _rax(len(g.pending)) + STREAM_NACK * len(g.pending)
@@ -301,27 +377,27 @@ def stream_size(s: Stream) -> tuple[int, str]:
     return size, "stream"
 
 
-def estimate(rec: KeyRecord) -> tuple[int, str, int, int]:
+def estimate(rec: KeyRecord, cfg: MemoryConfig = DEFAULT_CONFIG) -> tuple[int, str, int, int]:
     """(bytes MEMORY USAGE would report, encoding, num_elements, len_largest_element)."""
     kind, v = rec.kind, rec.value
     if kind == Kind.STRING:
         size, enc = string_size(v)
         n = largest = len(v)
     elif kind == Kind.LIST:
-        size, enc = list_size(v)
+        size, enc = list_size(v, cfg)
         n, largest = len(v), max(map(len, v), default=0)
     elif kind == Kind.SET:
-        size, enc = set_size(v)
+        size, enc = set_size(v, cfg)
         n, largest = len(v), max(map(len, v), default=0)
     elif kind == Kind.ZSET:
-        size, enc = zset_size(v)
+        size, enc = zset_size(v, cfg)
         n, largest = len(v), max((len(m) for m, _ in v), default=0)
     elif kind == Kind.HASH:
-        size, enc = hash_size(v)
+        size, enc = hash_size(v, cfg)
         n = len(v)
         largest = max((max(len(f), len(x)) for f, x in v), default=0)
     elif kind == Kind.STREAM:
-        size, enc = stream_size(v)
+        size, enc = stream_size(v, cfg)
         n = v.length
         largest = max((len(x) for e in v.entries for f, val in e.fields for x in (f, val)),
                       default=0)
@@ -352,9 +428,11 @@ def key_text(key: bytes) -> str:
 class MemoryRenderer:
     """CSV rows, one per key; with `largest`, only the N biggest (bounded heap)."""
 
-    def __init__(self, out: BinaryIO, *, largest: int | None = None) -> None:
+    def __init__(self, out: BinaryIO, *, largest: int | None = None,
+                 config: MemoryConfig = DEFAULT_CONFIG) -> None:
         self.out = out
         self.largest = largest
+        self.config = config
         self.heap: list = []
         self.seq = 0
         self.keys = 0
@@ -369,7 +447,7 @@ class MemoryRenderer:
         self._buf.truncate()
 
     def row(self, rec: KeyRecord) -> list:
-        size, enc, n, largest = estimate(rec)
+        size, enc, n, largest = estimate(rec, self.config)
         return [rec.db, rec.kind.label, key_text(rec.key), size, enc, n, largest,
                 format_expiry(rec.expire_ms)]
 

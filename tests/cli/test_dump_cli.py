@@ -135,3 +135,15 @@ def test_progress_bar_only_on_a_terminal(all_types, monkeypatch):
         assert cb is not None
         for rec in iter_records(all_types):
             cb(rec)
+
+
+def test_memory_config_option(fixtures_dir):
+    path = str(fixtures_dir / "rdb" / "compressed-nodes.rdb")
+    default = run(path, "-f", "memory", "--type", "list")
+    tuned = run(path, "-f", "memory", "--type", "list", "--memory-config", "list-compress-depth=1",
+                "--memory-config", "list-max-ziplist-size=16")
+    assert default.exit_code == tuned.exit_code == 0
+    size = lambda r: sum(int(row[3]) for row in list(csv.reader(io.StringIO(r.stdout)))[1:])
+    assert size(tuned) < size(default)
+    assert run(path, "-f", "memory", "--memory-config", "nope=1").exit_code == 2
+    assert run(path, "-f", "memory", "--memory-config", "list-compress-depth").exit_code == 2
