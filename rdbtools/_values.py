@@ -452,8 +452,9 @@ def _stream_node(items, master_ms, master_seq, at, out):
             raise Bad("stream listpack entry counts are malformed", at)
         for _ in range(count + deleted):
             flags = _int(items[i], at)
-            ms = master_ms + _int(items[i + 1], at)
-            seq = master_seq + _int(items[i + 2], at)
+            # streamAppendItem stores uint64 differences as int64: wrap like C does.
+            ms = (master_ms + _int(items[i + 1], at)) & _U64_MAX
+            seq = (master_seq + _int(items[i + 2], at)) & _U64_MAX
             i += 3
             if flags & STREAM_ITEM_FLAG_SAMEFIELDS:
                 vals = items[i:i + nfields]

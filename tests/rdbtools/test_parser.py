@@ -477,3 +477,16 @@ def test_slow_feeding_of_a_big_collection_is_not_quadratic():
     recs = parse_chunks(data, [1] * len(data))
     assert [len(r.value) for r in recs if isinstance(r, KeyRecord)] == [20000, 5000]
     assert time.monotonic() - t0 < 10
+
+
+def test_stream_node_deltas_wrap_modulo_2_64():
+    """Entry ids are master + delta in uint64 arithmetic (deltas are stored as int64)."""
+    items = [2, 0, 1, b"f", 0,
+             2, 0, 0, b"v", 4,                    # the master entry itself: 0-1
+             2, 0, -(1 << 63), b"w", 4]           # 0-(1 + 2**63) stored as delta -2**63
+    node = lp(items)
+    body = (b"\x13" + _s(b"s") + _len(1) + _s(struct.pack(">QQ", 0, 1)) + _s(node)
+            + _len(2) + _len(0) + b"\x81" + struct.pack(">Q", (1 << 63) + 1)
+            + _len(0) + _len(1) + _len(0) + _len(0) + _len(2) + _len(0))
+    s = keys_of(rdb(body))[0].value
+    assert [e.id for e in s.entries] == [(0, 1), (0, (1 << 63) + 1)]
