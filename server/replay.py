@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import struct
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
@@ -31,6 +32,7 @@ from rdbtools.writer import encode_len
 from rdbtools.constants import Kind
 from rdbtools.errors import FormatError, RdbkitError
 from rdbtools.filters import KeyFilter
+from rdbtools._values import VALUE_READERS, Bad, NeedMore, read_len, read_string
 from rdbtools.records import Aux, End, Function, KeyRecord
 
 from ._client import (Connection, ConnectionLost, ReplyError, Target, TargetError, encode,
@@ -254,7 +256,6 @@ def iter_source(path: str) -> Iterator[tuple[str, object]]:
 
 
 def _iter_file(path: str) -> Iterator[tuple[str, object]]:
-    from aofcheck.resp import Annotation, iter_events
     from rdbtools.convert import sniff
 
     with fileio.open_input(path) as f:
@@ -281,6 +282,13 @@ def _iter_file(path: str) -> Iterator[tuple[str, object]]:
         skip = 0
     else:
         raise ReplayError(f"{path}: neither an RDB file, an AOF nor rdbkit JSON")
+    yield from _resp_tail(path, skip)
+
+
+def _resp_tail(path: str, skip: int) -> Iterator[tuple[str, object]]:
+    """("cmd", Command) for the RESP records of `path` from byte `skip` on."""
+    from aofcheck.resp import Annotation, iter_events
+
     with fileio.open_input(path) as f:
         _skip_bytes(f, skip)
         first = f.read(1)
@@ -348,8 +356,6 @@ def _iter_rdb(path: str):
 
 def _value_span(raw: bytes) -> int | None:
     """Index of the type byte in a raw key record (after expire/idle/freq), or None."""
-    from rdbtools._values import read_len
-
     p = 0
     t = raw[0]
     while t >= 0xF0:
@@ -395,9 +401,11 @@ class _Prepend:
 # Planning: source items -> numbered units
 
 _STRING_TYPE = RdbType.STRING
+_I32 = struct.Struct("<i")
+_I64 = struct.Struct("<q")
 
 # Judges: how a unit's replies become an outcome.
-J_NONE, J_RESTORE, J_TMP, J_TMP_NX, J_EXPIRED, J_FUNCTION, J_AOF = range(7)
+J_NONE, J_RESTORE, J_TMP, J_TMP_NX, J_EXPIRED, J_FUNCTION, J_AOF, J_BULK = range(8)
 
 
 @dataclass(slots=True)
@@ -413,6 +421,7 @@ class Unit:
     outcome: str | None = None  # decided without the server (filtered, failed, expired)
     error: str | None = None
     kind: str = "key"         # key, function, aof
+    keys: list | None = None  # J_BULK: the key of each item, in order
 
     @property
     def check_exists(self) -> bool:
@@ -445,6 +454,14 @@ class _Planner:
         from rdbtools.render.resp import RespRenderer
 
         self.renderer = RespRenderer(None)
+
+    def can_skim(self, path: str) -> bool:
+        """Can `_Skimmer` plan this source (it re-checks the file's own version)?"""
+        if self.version is None or self.version < 6 or self.opts.mode == "commands":
+            return False
+        if self.key_filtering or self.opts.on_existing == "fail":
+            return False
+        return os.path.isfile(path) and source_kind(path) == "rdb"
 
     def db_for(self, db: int) -> int:
         return self.opts.target_db if self.opts.target_db is not None else db
@@ -482,8 +499,6 @@ class _Planner:
             # for its version, which the target reads (payloads of older versions load).
             t = _value_span(raw)
             if t is not None:
-                from rdbtools._values import read_string
-
                 _key, p = read_string(raw, t + 1)
                 body = raw[t:t + 1] + raw[p:] + self.raw_tag
                 return Unit(n, n, [self.restore_command(rec, expire, body + _U64.pack(crc64(body)))],
@@ -609,11 +624,33 @@ def plan(path: str, opts: ReplayOptions, rdb_version: int | None,
     """Numbered units for `path`; numbering starts at 1 and counts every key record,
     function and AOF command of the source, filtered or not."""
     planner = _Planner(opts, rdb_version, now_ms)
-    n = 0
+    if planner.can_skim(path):
+        skimmer = _Skimmer(planner, path)
+        done = 0
+        try:
+            for u in skimmer.units():
+                done = u.last
+                yield u
+        except _SkimAbort:
+            # something the skimmer leaves to the reader: replan everything after `done`
+            for u in _plan_items(planner, iter_source(path), now_ms):
+                if u.number > done:
+                    yield u
+            return
+        if skimmer.end_offset is not None:
+            yield from _plan_items(planner, _resp_tail(path, skimmer.end_offset), now_ms,
+                                   start=done)
+        return
+    yield from _plan_items(planner, iter_source(path), now_ms)
+
+
+def _plan_items(planner: "_Planner", items, now_ms: int, start: int = 0) -> Iterator[Unit]:
+    opts = planner.opts
+    n = start
     aof_db = 0
     block: Unit | None = None  # an open MULTI block
     ttl = opts.ttl
-    for tag, item in iter_source(path):
+    for tag, item in items:
         if tag == "key":
             n += 1
             yield planner.key_unit(n, item[0], item[1])
@@ -734,6 +771,280 @@ def _shifted(args: list, i: int, shift_ms: int, unit_ms: int) -> list:
         return out
     out[i] = b"%d" % (value + shift_ms // unit_ms)
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# Skimming: the fast path for RDB files whose values can travel as stored
+
+#: Keys per bulk unit (each one RESTORE; a bulk unit never outgrows one window).
+BULK_KEYS = 256
+#: Types whose value can be stepped over without decoding it.
+_BLOB_TYPES = frozenset((0, 9, 10, 11, 12, 13, 16, 17, 20))
+
+
+class _SkimAbort(Exception):
+    """Something the skimmer does not handle: replan with the full parser from here."""
+
+
+def _skip_str(d, p: int) -> int:
+    """Index after the RDB string at `p` (raw, integer or LZF form), without copying it."""
+    b = d[p]
+    if b < 0x40:
+        return p + 1 + b
+    if b < 0x80:
+        return p + 2 + (((b & 0x3F) << 8) | d[p + 1])
+    if b == 0x80:
+        return p + 5 + int.from_bytes(d[p + 1:p + 5], "big")
+    if b == 0x81:
+        return p + 9 + int.from_bytes(d[p + 1:p + 9], "big")
+    if b == 0xC0:
+        return p + 2
+    if b == 0xC1:
+        return p + 3
+    if b == 0xC2:
+        return p + 5
+    if b == 0xC3:
+        clen, q = read_len(d, p + 1)
+        _ulen, q = read_len(d, q)
+        return q + clen
+    raise _SkimAbort
+
+
+def _skip_value(d, p: int, t: int) -> int:
+    """Index after a value of type `t` at `p`; raises _SkimAbort for types to decode."""
+    if t in _BLOB_TYPES:
+        return _skip_str(d, p)
+    if t in (1, 2, 14):           # list, set, quicklist v1: N strings
+        n, p = read_len(d, p)
+        for _ in range(n):
+            p = _skip_str(d, p)
+        return p
+    if t == 4:                    # hash: N field/value pairs
+        n, p = read_len(d, p)
+        for _ in range(2 * n):
+            p = _skip_str(d, p)
+        return p
+    if t == 5:                    # zset v2: member, binary double
+        n, p = read_len(d, p)
+        for _ in range(n):
+            p = _skip_str(d, p) + 8
+        return p
+    if t == 3:                    # zset v1: member, text double
+        n, p = read_len(d, p)
+        for _ in range(n):
+            p = _skip_str(d, p)
+            k = d[p]
+            p += 1 if k >= 253 else 1 + k
+        return p
+    if t == 18:                   # quicklist v2: container, node
+        n, p = read_len(d, p)
+        for _ in range(n):
+            _c, p = read_len(d, p)
+            p = _skip_str(d, p)
+        return p
+    raise _SkimAbort
+
+
+class _Skimmer:
+    """Walks an RDB file record by record without decoding values, turning runs of keys
+    into bulk units of RESTOREs whose payloads are the stored value bytes.
+
+    Used only when every value can travel as stored (file version <= target's, REDIS
+    magic, RESTORE mode, no key/type filter, no --on-existing fail). Keys that need more
+    (expired ones, TTL policies on field expiries, streams and other types it does not
+    step over) are decoded with the reader's own value readers and planned one by one.
+    The file CRC is checked at the end, as the streaming reader does.
+    """
+
+    def __init__(self, planner: "_Planner", path: str, chunk: int = fileio.CHUNK_SIZE):
+        self.planner = planner
+        self.path = path
+        self.chunk = chunk
+        self.end_offset: int | None = None
+
+    def units(self):
+        pl = self.planner
+        opts = pl.opts
+        dbs = pl.dbs
+        target_db = pl.target_db
+        now = pl.now
+        replace_tail = pl.tail_plain
+        bulk_max = min(BULK_KEYS, opts.pipeline)
+        f = fileio.open_input(self.path)
+        try:
+            d = f.read(max(self.chunk, 64))
+            if len(d) < 9 or d[:5] != b"REDIS" or not d[5:9].isdigit():
+                raise _SkimAbort
+            version = int(d[5:9])
+            if not 5 <= version <= (pl.version or 0):
+                raise _SkimAbort       # no checksum to verify, or a payload too new
+            tag = _U16.pack(version)
+            pl.raw_tag = tag
+            base = 0                   # absolute offset of d[0]
+            crc = 0
+            p = 9
+            eof = False
+            n = 0
+            db = 0
+            bulk_cmds: list = []
+            bulk_keys: list = []
+            bulk_first = 0
+            bulk_db = 0
+            while True:
+                start = p
+                try:
+                    t = d[p]
+                    expire = None
+                    idle = freq = None
+                    if t >= 0xF0:
+                        if t == 0xFA:          # AUX
+                            p = _skip_str(d, _skip_str(d, p + 1))
+                            if p > len(d):
+                                raise IndexError
+                            continue
+                        if t == 0xFE:          # SELECTDB
+                            db, p = read_len(d, p + 1)
+                            continue
+                        if t == 0xFB:          # RESIZEDB
+                            _a, p = read_len(d, p + 1)
+                            _b, p = read_len(d, p)
+                            continue
+                        if t == 0xF5:          # FUNCTION2
+                            code, p = read_string(d, p + 1)
+                            if bulk_cmds:
+                                yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
+                                bulk_cmds, bulk_keys = [], []
+                            n += 1
+                            yield pl.function_unit(n, Function(code))
+                            continue
+                        if t == 0xFF:          # EOF and CRC
+                            if p + 9 > len(d):
+                                raise IndexError
+                            crc = crc64(d[:p + 1], crc)
+                            stored = _U64.unpack_from(d, p + 1)[0]
+                            if stored and stored != crc:
+                                from rdbtools.errors import ChecksumError
+
+                                raise ChecksumError(stored, crc, base + p + 1,
+                                                    phase="check-sum", path=self.path)
+                            if bulk_cmds:
+                                yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
+                            self.end_offset = base + p + 9
+                            return
+                        while t >= 0xF0:
+                            if t == 0xFC:
+                                expire = _I64.unpack_from(d, p + 1)[0]
+                                p += 9
+                            elif t == 0xFD:
+                                expire = _I32.unpack_from(d, p + 1)[0] * 1000
+                                p += 5
+                            elif t == 0xF8:
+                                idle, p = read_len(d, p + 1)
+                            elif t == 0xF9:
+                                freq = d[p + 1]
+                                p += 2
+                            else:
+                                raise _SkimAbort
+                            t = d[p]
+                    kstart = p + 1
+                    b = d[kstart]
+                    if b < 0x40:
+                        kend = kstart + 1 + b
+                        key = d[kstart + 1:kend]
+                    else:
+                        key, kend = read_string(d, kstart)
+                    try:
+                        if t == 0:      # strings: most keys, stepped over right here
+                            b = d[kend]
+                            vend = kend + 1 + b if b < 0x40 else _skip_str(d, kend)
+                        else:
+                            vend = _skip_value(d, kend, t)
+                        simple = True
+                    except _SkimAbort:
+                        simple = False
+                        reader = VALUE_READERS.get(t)
+                        if reader is None:
+                            raise
+                        value, fexp, vend = reader(d, kend, None)
+                    if vend > len(d):
+                        raise IndexError
+                except (IndexError, NeedMore, struct.error):
+                    if eof:
+                        from rdbtools.errors import TruncatedError
+
+                        raise TruncatedError("unexpected end of file", base + len(d),
+                                             valid_up_to=base + start, path=self.path) from None
+                    crc = crc64(d[:start], crc)
+                    more = f.read(max(self.chunk, len(d) - start))
+                    if not more:
+                        eof = True
+                    d = d[start:] + more
+                    base += start
+                    p = 0
+                    continue
+                except Bad as e:
+                    raise e.cls(e.reason, base + e.at, phase="read-object-value",
+                                key=None, path=self.path) from None
+                except _SkimAbort as e:
+                    # hand over to the full parser; what was gathered goes first
+                    if bulk_cmds:
+                        yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
+                    raise e
+                p = vend
+                n += 1
+                kdb = db if target_db is None else target_db
+                if dbs is not None and db not in dbs:
+                    if bulk_cmds:
+                        yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
+                        bulk_cmds, bulk_keys = [], []
+                    yield Unit(n, n, [], J_NONE, kdb, kdb, key, outcome="filtered")
+                    continue
+                stored_expire = expire
+                if pl.ttl_active and expire is not None:
+                    expire = opts.ttl.apply(expire)
+                if not simple or (expire is not None and expire < now):
+                    # the general per-key path decides (expired, field TTLs, streams...)
+                    if simple:
+                        from rdbtools.reader import decode_value_at
+
+                        value, fexp, _e = decode_value_at(t, d[kend:vend], key=key,
+                                                          offset_base=base + kend)
+                    rec = KeyRecord(db, key, RdbType(t), value, stored_expire, idle, freq,
+                                    fexp, base + start, base + vend)
+                    if bulk_cmds:
+                        yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
+                        bulk_cmds, bulk_keys = [], []
+                    yield pl.key_unit(n, rec, d[start:vend])
+                    continue
+                body = bytes((t,)) + d[kend:vend] + tag
+                payload = body + _U64.pack(crc64(body))
+                if expire is None:
+                    ttl, tail, argc = b"0", replace_tail, pl.argc_plain
+                else:
+                    ttl, tail, argc = b"%d" % expire, pl.tail_abs, pl.argc_abs
+                if idle is not None:
+                    sidle = b"%d" % idle
+                    tail += b"$8\r\nIDLETIME\r\n$%d\r\n%s\r\n" % (len(sidle), sidle)
+                    argc += 2
+                elif freq is not None:
+                    sfreq = b"%d" % freq
+                    tail += b"$4\r\nFREQ\r\n$%d\r\n%s\r\n" % (len(sfreq), sfreq)
+                    argc += 2
+                if bulk_cmds and (kdb != bulk_db or len(bulk_cmds) >= bulk_max):
+                    yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
+                    bulk_cmds, bulk_keys = [], []
+                if not bulk_cmds:
+                    bulk_first, bulk_db = n, kdb
+                bulk_cmds.append(
+                    b"*%d\r\n$7\r\nRESTORE\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n%s" % (
+                        argc, len(key), key, len(ttl), ttl, len(payload), payload, tail))
+                bulk_keys.append(key)
+        finally:
+            f.close()
+
+    @staticmethod
+    def _bulk(first: int, db: int, cmds: list, keys: list) -> Unit:
+        return Unit(first, first + len(cmds) - 1, cmds, J_BULK, db, db, None, keys=keys)
 
 
 # ---------------------------------------------------------------------------------------
@@ -968,6 +1279,9 @@ class _Sender:
             if bad_select:   # the SELECT put in front of the unit was refused
                 self.count(u, "failed", f"SELECT {u.db}: {bad_select[0]}")
                 continue
+            if u.judge == J_BULK:
+                self.judge_bulk(u, replies[start:start + count])
+                continue
             outcome, error = self.judge(u, replies[start:start + count])
             self.count(u, outcome, error)
         r = self.report
@@ -978,13 +1292,47 @@ class _Sender:
         if self.on_progress is not None:
             self.on_progress(self.report)
 
+    def judge_bulk(self, u: Unit, replies: list) -> None:
+        """One RESTORE per item; only the replies that are not +OK need a look."""
+        r = self.report
+        if replies.count(b"OK") == len(replies) and self.failure is None:
+            r.keys_written += len(replies)
+            r.items += len(replies)
+            r.last_number = max(r.last_number, u.number + len(replies) - 1)
+            return
+        for i, reply in enumerate(replies):
+            number = u.number + i
+            if self.failure is not None and number > self.failure.number:
+                self.failure.sent_after += 1
+            r.items += 1
+            r.last_number = max(r.last_number, number)
+            if reply == b"OK":
+                r.keys_written += 1
+            elif isinstance(reply, ReplyError) and reply.code == "BUSYKEY" \
+                    and self.opts.on_existing == "skip":
+                r.keys_skipped += 1
+            else:
+                r.keys_failed += 1
+                if self.failure is None:
+                    self.failure = Failure(number, number, str(reply), u.keys[i], u.db)
+
     def lost(self, window: _Window, e: ConnectionLost) -> None:
         got = e.replies
         for u, (start, count) in zip(window.units, window.spans):
             if start + count <= len(got):
+                if u.judge == J_BULK:
+                    self.judge_bulk(u, got[start:start + count])
+                    continue
                 outcome, error = self.judge(u, got[start:start + count])
                 self.count(u, outcome, error)
                 continue
+            if u.judge == J_BULK and start < len(got):
+                part = got[start:]
+                self.judge_bulk(u, part)
+                number = u.number + len(part)
+                if self.failure is None or number < self.failure.resume_from:
+                    self.failure = Failure(number, number, str(e), u.keys[len(part)], u.db)
+                break
             if self.failure is None or u.number < self.failure.resume_from:
                 self.failure = Failure(u.number, u.number, str(e), u.key, u.db)
             break
@@ -1069,8 +1417,11 @@ def _run(sender: _Sender, units: Iterator[Unit], opts: ReplayOptions) -> None:
         if u.last < resume:
             continue
         if u.number < resume:
-            raise ReplayError(f"--resume-from {resume} falls inside a MULTI block: resume "
-                              f"from {u.number}")
+            if u.judge != J_BULK:
+                raise ReplayError(f"--resume-from {resume} falls inside a MULTI block: "
+                                  f"resume from {u.number}")
+            cut = resume - u.number
+            u.cmds, u.keys, u.number = u.cmds[cut:], u.keys[cut:], resume
         if u.barrier and window:
             sender.dispatch(window)
             window, n_cmds, n_bytes = [], 0, 0

@@ -80,13 +80,30 @@ def test_ttl_on_aof_commands():
     assert _ttl_args([b"RPUSH", b"k", b"ex", b"5"], drop, 0) == [b"RPUSH", b"k", b"ex", b"5"]
 
 
-def test_plan_numbers_items_whatever_the_mode():
-    """Item numbers must not depend on mode or TTL policy, or a resume would drift."""
-    path = FIXTURES / "rdb" / "all-types.rdb"
-    a = [(u.number, u.key) for u in plan(str(path), ReplayOptions(mode="restore"), 10, 0)]
-    b = [(u.number, u.key) for u in plan(str(path), ReplayOptions(
-        mode="commands", ttl=TtlPolicy("shift", -FAR)), 10, 0)]
-    assert a == b
+def _items(units):
+    """(number, key) per item; a bulk unit holds several consecutive items."""
+    out = []
+    for u in units:
+        if u.keys is not None:
+            assert u.last - u.number + 1 == len(u.keys) == len(u.cmds)
+            out += list(zip(range(u.number, u.last + 1), u.keys))
+        else:
+            out.append((u.number, u.key))
+    return out
+
+
+@pytest.mark.parametrize("name", ["all-types.rdb", "lru.rdb", "expired.rdb"])
+def test_plan_numbers_items_whatever_the_mode(name):
+    """Item numbers must not depend on mode or TTL policy, or a resume would drift; the
+    skimmer (restore mode) and the full reader (commands mode) must agree."""
+    path = FIXTURES / "rdb" / name
+    a = _items(plan(str(path), ReplayOptions(mode="restore"), 10, 0))
+    b = _items(plan(str(path), ReplayOptions(
+        mode="commands", ttl=TtlPolicy("shift", -FAR)), 10, 0))
+    c = _items(plan(str(path), ReplayOptions(mode="restore", on_existing="fail"), 10, 0))
+    assert a == b == c
+    if name != "all-types.rdb":
+        return
     assert [n for n, _ in a] == list(range(1, len(a) + 1))
     n_keys = sum(1 for r in iter_records(path) if type(r) is KeyRecord)
     assert len(a) == n_keys + 2  # two function libraries
@@ -223,7 +240,7 @@ def test_on_existing_replace_and_skip(empty7, mode):
 @pytest.mark.parametrize("connections", [1, 3])
 def test_fail_stops_exactly_and_resume_gives_the_digest(empty7, mode, connections):
     path = FIXTURES / "rdb" / "all-types.rdb"
-    units = list(plan(str(path), ReplayOptions(), 10, 0))
+    units = list(plan(str(path), ReplayOptions(on_existing="fail"), 10, 0))
     victim = next(u for u in units[30:] if u.kind == "key" and u.db == 0)
     empty7.client().set(victim.key, b"in the way")
     opts = ReplayOptions(mode=mode, on_existing="fail", pipeline=7, connections=connections)
@@ -431,3 +448,23 @@ def test_missing_path_and_bad_source(tmp_path):
     with pytest.raises(ReplayError, match="neither"):
         replay(str(junk), Target("127.0.0.1", 1))
     shutil.rmtree(tmp_path)
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("resume", [2, 37, 70])
+def test_resume_inside_a_bulk_of_restores(empty7, resume):
+    """The fast path packs runs of keys into one unit; resuming in the middle of one
+    sends exactly the items from `resume` on."""
+    path = FIXTURES / "rdb" / "all-types.rdb"
+    items = _items(plan(str(path), ReplayOptions(), 10, 0))
+    assert any(u.keys for u in plan(str(path), ReplayOptions(), 10, 0))
+    report = replay(str(path), _target(empty7), ReplayOptions(resume_from=resume, pipeline=16))
+    assert report.ok and report.resumed_from == resume
+    want = {k for n, k in items if n >= resume and k is not None}
+    got = set()
+    for db in (0, 1, 3, 15):
+        cli = empty7.client(db=db)
+        got |= set(cli.keys("*"))
+        cli.close()
+    funcs = [n for n, k in items if k is not None and k.startswith(b"fixlib")]
+    assert got == want - {k for n, k in items if n in funcs}
