@@ -14,18 +14,21 @@ Python ints so that the many xors of a big set or hash cost one int op each.
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 import time
-from typing import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
 
 from .constants import (
     Kind, RdbType, ZSET_MAX_LISTPACK_ENTRIES, ZSET_MAX_LISTPACK_VALUE,
 )
-from .records import KeyRecord
+from .records import Header, KeyRecord
 
 __all__ = [
     "value_digest", "DatasetDigest", "digest_file", "iter_key_digests",
-    "format_score", "loaded_value", "ZERO_DIGEST",
+    "format_score", "format_score_fpconv", "loaded_value", "digest_records", "LoadRules",
+    "ZERO_DIGEST",
 ]
 
 ZERO_DIGEST = "0" * 40
@@ -52,14 +55,49 @@ def _mix(state: int, data) -> int:
 
 
 def format_score(score: float) -> bytes:
-    """A zset score as C's `%.17g` prints it (Python's formatter gives the same text)."""
+    """A zset score as Redis 7.0 prints it for the digest: C's `%.17g` (Python's
+    formatter gives the same text)."""
     if score != score:  # NaN never reaches a real server's zset; keep C's spelling
         return b"nan"
     return (b"%.17g" % score)
 
 
+def format_score_fpconv(score: float) -> bytes:
+    """A zset score as Redis >= 7.2 (and Valkey) prints it: `fpconv_dtoa()`, the
+    shortest round-trip digits laid out by its own rules (plain up to 7 trailing
+    zeros, fixed point down to 1e-6, otherwise `d.ddde+N` with an unpadded exponent)."""
+    if score != score:
+        return b"nan"
+    neg = math.copysign(1.0, score) < 0
+    sign = b"-" if neg else b""
+    if score == 0.0:
+        return sign + b"0"
+    if math.isinf(score):
+        return sign + b"inf"
+    mantissa, _, exp_text = repr(abs(score)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    frac = frac.rstrip("0") if frac != "0" else ""
+    digits = (whole + frac).lstrip("0")
+    K = (int(exp_text) if exp_text else 0) - len(frac)
+    stripped = digits.rstrip("0")
+    K += len(digits) - len(stripped)
+    digits = stripped
+    nd = len(digits)
+    exp = abs(K + nd - 1)
+    if K >= 0 and exp < nd + 7:
+        return sign + (digits + "0" * K).encode()
+    if K < 0 and (K > -7 or exp < 4):
+        offset = nd + K
+        if offset <= 0:
+            return sign + ("0." + "0" * -offset + digits).encode()
+        return sign + (digits[:offset] + "." + digits[offset:]).encode()
+    nd = min(nd, 18 - neg)
+    body = digits[0] + ("." + digits[1:nd] if nd > 1 else "")
+    return sign + f"{body}e{'-' if K + nd - 1 < 0 else '+'}{exp}".encode()
+
+
 def _value_state(state: int, kind: Kind, value, has_expire: bool,
-                 field_expires: dict | None = None) -> int:
+                 field_expires: dict | None = None, fmt=None) -> int:
     """Continue `state` with one value as `xorObjectDigest()` does."""
     state = _mix(state, _TYPE_TAG[kind])
     if kind == Kind.STRING:
@@ -74,8 +112,9 @@ def _value_state(state: int, kind: Kind, value, has_expire: bool,
         state ^= acc
     elif kind == Kind.ZSET:
         acc = 0
+        fmt = fmt or format_score
         for member, score in value:
-            acc ^= _h(_pair_state(member, format_score(score)).to_bytes(20, "big"))
+            acc ^= _h(_pair_state(member, fmt(score)).to_bytes(20, "big"))
         state ^= acc
     elif kind == Kind.HASH:
         acc = 0
@@ -105,22 +144,27 @@ def _pair_state(a: bytes, b: bytes) -> int:
 
 
 def value_digest(kind: Kind, value, has_expire: bool, *,
-                 field_expires: dict | None = None) -> bytes:
-    """`DEBUG DIGEST-VALUE` of one value (20 bytes); callers apply loader effects first."""
-    return _value_state(0, Kind(kind), value, has_expire, field_expires).to_bytes(20, "big")
+                 field_expires: dict | None = None, score_format=None) -> bytes:
+    """`DEBUG DIGEST-VALUE` of one value (20 bytes); callers apply loader effects first.
+
+    `score_format` renders zset scores (default: 7.0's `%.17g`, `format_score`)."""
+    return _value_state(0, Kind(kind), value, has_expire, field_expires,
+                        score_format).to_bytes(20, "big")
 
 
 class DatasetDigest:
     """`DEBUG DIGEST` accumulated key by key, in any key or db order."""
 
-    __slots__ = ("_dbs",)
+    __slots__ = ("_dbs", "score_format")
 
-    def __init__(self) -> None:
+    def __init__(self, score_format=None) -> None:
         self._dbs: dict[int, int] = {}
+        self.score_format = score_format
 
     def add(self, db: int, key: bytes, kind: Kind, value, has_expire: bool, *,
             field_expires: dict | None = None) -> None:
-        state = _value_state(_mix(0, key), Kind(kind), value, has_expire, field_expires)
+        state = _value_state(_mix(0, key), Kind(kind), value, has_expire, field_expires,
+                             self.score_format)
         self._dbs[db] = self._dbs.get(db, 0) ^ _h(state.to_bytes(20, "big"))
 
     def add_record(self, rec: KeyRecord) -> None:
@@ -141,11 +185,28 @@ class DatasetDigest:
         return len(self._dbs)
 
 
-def _zset_held_as_listpack(rec: KeyRecord) -> bool:
-    """Would Redis 7.0 keep this sorted set as a listpack right after loading it?"""
+@dataclass(frozen=True)
+class LoadRules:
+    """What the loading server does that the digest can see.
+
+    Defaults are Redis 7.0's (and 7.2/7.4's) defaults; a sidecar written by a server
+    with other thresholds needs its values to reproduce that server's digest.
+    """
+
+    zset_max_listpack_entries: int = ZSET_MAX_LISTPACK_ENTRIES
+    zset_max_listpack_value: int = ZSET_MAX_LISTPACK_VALUE
+    #: None: pick by file version (7.0's %.17g up to RDB 10; fpconv for 11+ / Valkey).
+    score_format: Callable[[float], bytes] | None = None
+
+
+DEFAULT_RULES = LoadRules()
+
+
+def _zset_held_as_listpack(rec: KeyRecord, rules: LoadRules) -> bool:
+    """Would the loader keep this sorted set as a listpack right after loading it?"""
     count = len(rec.value)
     if rec.type in (RdbType.ZSET, RdbType.ZSET_2):
-        if count > ZSET_MAX_LISTPACK_ENTRIES:
+        if count > rules.zset_max_listpack_entries:
             return False
         longest = total = 0
         for member, _score in rec.value:
@@ -153,17 +214,19 @@ def _zset_held_as_listpack(rec: KeyRecord) -> bool:
             total += n
             if n > longest:
                 longest = n
-        return longest <= ZSET_MAX_LISTPACK_VALUE and total < _LISTPACK_MAX_SAFETY
+        return longest <= rules.zset_max_listpack_value and total < _LISTPACK_MAX_SAFETY
     # Blob encodings are converted on the count alone; their scores keep the bytes
     # they were stored with (an integer 0 is already +0.0).
     return False
 
 
-def loaded_value(rec: KeyRecord, now_ms: int | None, keep_expired: bool = False):
+def loaded_value(rec: KeyRecord, now_ms: int | None, keep_expired: bool = False,
+                 rules: LoadRules = DEFAULT_RULES):
     """The value (and field expiries) a 7.0-style load would hold, or None if dropped.
 
-    Returns `(value, field_expires)`. `now_ms=None` with `keep_expired=False` means
-    "now"; keys whose expire is strictly before it are dropped, as `rdbLoad()` does.
+    Returns `(value, field_expires)`. Keys whose expire is strictly before `now_ms`
+    are dropped unless `keep_expired`, as `rdbLoad()` does for a master (Redis tests
+    `expire < now`; a key expiring exactly now is still loaded).
     """
     if not keep_expired and rec.expire_ms is not None and rec.expire_ms < now_ms:
         return None
@@ -177,7 +240,7 @@ def loaded_value(rec: KeyRecord, now_ms: int | None, keep_expired: bool = False)
             field_expires = {f: at for f, at in field_expires.items() if f not in gone}
     if kind in _COLLECTIONS and not value:
         return None
-    if kind == Kind.ZSET and _zset_held_as_listpack(rec):
+    if kind == Kind.ZSET and _zset_held_as_listpack(rec, rules):
         if any(score == 0.0 for _m, score in value):
             value = [(m, 0.0 if s == 0.0 else s) for m, s in value]
     return value, field_expires
@@ -187,8 +250,17 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def iter_key_digests(source, *, now_ms: int | None = None, keep_expired: bool = False,
-                     records: Iterable | None = None) -> Iterator[tuple[KeyRecord, bytes]]:
+def _score_format_for(header: Header | None, rules: LoadRules):
+    if rules.score_format is not None:
+        return rules.score_format
+    if header is not None and (header.magic == b"VALKEY" or header.version >= 11):
+        return format_score_fpconv
+    return format_score
+
+
+def iter_key_digests(source=None, *, now_ms: int | None = None, keep_expired: bool = False,
+                     records: Iterable | None = None, rules: LoadRules = DEFAULT_RULES
+                     ) -> Iterator[tuple[KeyRecord, bytes]]:
     """Yield `(record, DEBUG DIGEST-VALUE)` for every key a load would keep."""
     if now_ms is None:
         now_ms = _now_ms()
@@ -196,27 +268,32 @@ def iter_key_digests(source, *, now_ms: int | None = None, keep_expired: bool = 
         from .reader import iter_records
 
         records = iter_records(source)
+    fmt = _score_format_for(None, rules)
     for rec in records:
         if not isinstance(rec, KeyRecord):
+            if isinstance(rec, Header):
+                fmt = _score_format_for(rec, rules)
             continue
-        loaded = loaded_value(rec, now_ms, keep_expired)
+        loaded = loaded_value(rec, now_ms, keep_expired, rules)
         if loaded is None:
             continue
         value, field_expires = loaded
         yield rec, value_digest(rec.kind, value, rec.expire_ms is not None,
-                                field_expires=field_expires)
+                                field_expires=field_expires, score_format=fmt)
 
 
 def digest_records(records: Iterable, *, now_ms: int | None = None,
-                   keep_expired: bool = False) -> str:
+                   keep_expired: bool = False, rules: LoadRules = DEFAULT_RULES) -> str:
     """`DEBUG DIGEST` of already-parsed records (any order, any mix of record kinds)."""
     if now_ms is None:
         now_ms = _now_ms()
-    acc = DatasetDigest()
+    acc = DatasetDigest(_score_format_for(None, rules))
     for rec in records:
         if not isinstance(rec, KeyRecord):
+            if isinstance(rec, Header):
+                acc.score_format = _score_format_for(rec, rules)
             continue
-        loaded = loaded_value(rec, now_ms, keep_expired)
+        loaded = loaded_value(rec, now_ms, keep_expired, rules)
         if loaded is None:
             continue
         value, field_expires = loaded
@@ -225,8 +302,11 @@ def digest_records(records: Iterable, *, now_ms: int | None = None,
     return acc.hexdigest()
 
 
-def digest_file(source, *, now_ms: int | None = None, keep_expired: bool = False) -> str:
-    """`DEBUG DIGEST` a 7.0 server would report right after loading `source` as master."""
+def digest_file(source, *, now_ms: int | None = None, keep_expired: bool = False,
+                rules: LoadRules = DEFAULT_RULES) -> str:
+    """`DEBUG DIGEST` a server shows right after loading `source` as master: Redis 7.0
+    for the files it reads, Redis 7.2+ / Valkey rules for newer ones."""
     from .reader import iter_records
 
-    return digest_records(iter_records(source), now_ms=now_ms, keep_expired=keep_expired)
+    return digest_records(iter_records(source), now_ms=now_ms, keep_expired=keep_expired,
+                          rules=rules)
