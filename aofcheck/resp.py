@@ -109,7 +109,14 @@ class RespParser:
 
     `base_offset` is the absolute offset of the first fed byte (the end of an RDB
     preamble, for instance).  `safe_offset` is the end of the last record that is not
-    inside an open MULTI: where a loader may truncate a damaged log.
+    inside an open MULTI.
+
+    Truncation follows Redis 7.0's loader (`loadSingleAppendOnlyFile`), which keeps
+    `valid_up_to` = the end of the last complete command (annotations after it are not
+    kept, a command inside an open MULTI is) and, when the log ends cleanly inside a
+    MULTI, reverts to where that MULTI began.  `RespTruncated.valid_up_to` is that
+    offset; before any complete command it is `base_offset`, while Redis 7.0 uses 0 —
+    and so truncates away an RDB preamble — which `redis_valid_up_to` reports.
     """
 
     def __init__(self, *, base_offset: int = 0, check_crlf: bool = True,
@@ -128,6 +135,8 @@ class RespParser:
         self.line = 1
         self.in_multi = False
         self.safe_offset = base_offset
+        self.last_command_end: int | None = None   # Redis' valid_up_to
+        self.before_multi: int | None = None       # Redis' valid_before_multi
 
     # -- input -------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -157,8 +166,8 @@ class RespParser:
                 if not self._eof:
                     return NEED_DATA
                 if self.in_multi:
-                    raise RespTruncated("end of file inside MULTI (no EXEC)", self._base + pos,
-                                        valid_up_to=self.safe_offset, path=self._path)
+                    raise self._truncated("end of file inside MULTI (no EXEC)", self._base + pos,
+                                          self.before_multi, reverted_multi=True)
                 return DONE
             lead = buf[pos]
             if lead == 0x23:  # '#'
@@ -201,6 +210,10 @@ class RespParser:
         self.in_multi, _ = txn_step(self.in_multi, args[0])
         cmd = Command(args, self._base + start, self._base + q, self.line,
                       cmd_multi or self.in_multi)
+        first = args[0]
+        if len(first) == 5 and first.lower() == b"multi":
+            self.before_multi = self.last_command_end   # on every MULTI, as Redis does
+        self.last_command_end = self._base + q
         self.line += 1 + 2 * len(args)
         self._pos = q
         self._argc = 0
@@ -254,9 +267,17 @@ class RespParser:
 
     def _need(self, at: int):
         if self._eof:
-            raise RespTruncated("end of file inside a command", self._base + self._pos,
-                                valid_up_to=self.safe_offset, path=self._path)
+            raise self._truncated("end of file inside a command", self._base + self._pos,
+                                  self.last_command_end)
         return NEED_DATA
+
+    def _truncated(self, reason: str, at: int, redis_cut: int | None, *,
+                   reverted_multi: bool = False) -> RespTruncated:
+        e = RespTruncated(reason, at, path=self._path,
+                          valid_up_to=self._base if redis_cut is None else redis_cut)
+        e.redis_valid_up_to = 0 if redis_cut is None else redis_cut
+        e.reverted_multi = reverted_multi   # Redis logs "Revert incomplete MULTI/EXEC ..."
+        return e
 
     def _corrupt(self, reason: str, at: int) -> RespCorrupt:
         return RespCorrupt(reason, self._base + at, phase="read-command", path=self._path)

@@ -100,16 +100,34 @@ def test_events_carry_offsets_and_transactions():
     assert cmds[2].args[2] == b"\x00\r\n*3\r\n$1\r\n\xff"
 
 
+def _redis_cut_model(cut: int):
+    """What Redis 7.0's loader keeps of DATA[:cut]: (truncated?, offset, reverted MULTI?)."""
+    off, last_cmd, before_multi, in_multi = 0, None, None, False
+    for rec, raw in zip(RECORDS, LOG):
+        end = off + len(raw)
+        if end > cut:
+            if off < cut and not (isinstance(rec, bytes)):
+                return True, last_cmd or 0, False          # partial command
+            if off < cut:
+                return (in_multi, before_multi or 0, True) if in_multi else (False, None, False)
+            break
+        if not isinstance(rec, bytes):
+            verb = rec[0].lower()
+            if verb == b"multi":
+                before_multi, in_multi = last_cmd, True
+            elif verb == b"exec":
+                in_multi = False
+            last_cmd = end
+        off = end
+    if in_multi:
+        return True, before_multi or 0, True
+    return False, None, False
+
+
 def test_truncated_at_every_offset():
-    ends = [0]
-    safe = [0]
-    for e in parse([DATA]):
-        ends.append(e.end)
-    # safe cut points: not inside MULTI ... EXEC
-    multi_start = DATA.index(encode([b"MULTI"]))
-    exec_end = DATA.index(encode([b"EXEC"])) + len(encode([b"EXEC"]))
-    safe = [e for e in ends if not (multi_start < e < exec_end)]
+    ends = [e.end for e in parse([DATA])]
     for cut in range(len(DATA) + 1):
+        truncated, where, reverted = _redis_cut_model(cut)
         p = RespParser()
         p.feed(DATA[:cut])
         p.feed_eof()
@@ -117,16 +135,27 @@ def test_truncated_at_every_offset():
         try:
             while (ev := p.next_event()) is not DONE:
                 got.append(ev)
-            assert not (multi_start < cut < exec_end)
-            if cut not in ends:
+            assert not truncated, cut
+            if cut not in ends and cut:
                 # only a last annotation line may lack its newline
                 assert isinstance(got[-1], Annotation) and got[-1].end == cut
         except RespTruncated as e:
             assert isinstance(e, TruncatedError)
-            assert e.valid_up_to == max(s for s in safe if s <= cut)
+            assert truncated, cut
+            assert (e.valid_up_to, e.redis_valid_up_to, e.reverted_multi) == (where, where, reverted), cut
             assert e.valid_up_to <= cut
         # the events produced before the error are exactly the complete records
         assert all(ev.end <= cut for ev in got)
+
+
+def test_truncation_before_any_command_keeps_a_preamble():
+    p = RespParser(base_offset=372)
+    p.feed(b"*3\r\n$3\r\nset")
+    p.feed_eof()
+    with pytest.raises(RespTruncated) as ei:
+        p.next_event()
+    assert ei.value.valid_up_to == 372        # what we keep
+    assert ei.value.redis_valid_up_to == 0    # what Redis 7.0 keeps (nothing; see docstring)
 
 
 def test_trailing_garbage_is_corrupt_with_offset():
@@ -168,10 +197,16 @@ def test_annotation_without_newline_at_eof():
 
 
 def test_eof_inside_multi_is_truncation():
-    data = encode([b"set", b"a", b"1"]) + encode([b"multi"]) + encode([b"set", b"b", b"2"])
+    data = encode([b"set", b"a", b"1"]) + b"#TS:5\r\n" + encode([b"multi"]) + encode([b"set", b"b", b"2"])
     with pytest.raises(RespTruncated) as ei:
         parse([data])
+    # back to the end of the last command before MULTI: the annotation goes too (as Redis)
     assert ei.value.valid_up_to == len(encode([b"set", b"a", b"1"]))
+    assert ei.value.reverted_multi
+    # a partial command inside MULTI: Redis keeps the complete commands of the MULTI
+    with pytest.raises(RespTruncated) as ei:
+        parse([data + b"*2\r\n$3"])
+    assert ei.value.valid_up_to == len(data) and not ei.value.reverted_multi
 
 
 def test_base_offset():
