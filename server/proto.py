@@ -85,7 +85,7 @@ class RequestParser:
     bulk arriving in many reads is scanned once, not once per read.
     """
 
-    __slots__ = ("buf", "pos", "max_bulk", "authenticated", "need")
+    __slots__ = ("buf", "pos", "max_bulk", "authenticated", "need", "error")
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
         self.buf = bytearray()
@@ -93,6 +93,7 @@ class RequestParser:
         self.max_bulk = max_bulk
         self.authenticated = True
         self.need = 0
+        self.error: ProtocolError | None = None
 
     def feed(self, data: bytes) -> None:
         if self.pos:
@@ -105,11 +106,26 @@ class RequestParser:
         return len(self.buf) - self.pos
 
     def commands(self) -> list[list[bytes]]:
-        """Every complete request in the buffer (maybe none)."""
+        """Every complete request in the buffer (maybe none).
+
+        Requests before a malformed one are returned first; the ProtocolError comes
+        on the next call, so they are served before the connection is dropped.
+        """
+        if self.error is not None:
+            raise self.error
         out: list[list[bytes]] = []
+        try:
+            self._parse(out)
+        except ProtocolError as e:
+            if not out:
+                raise
+            self.error = e
+        return out
+
+    def _parse(self, out: list) -> None:
         n = len(self.buf)
         if n < self.need:
-            return out
+            return
         self.need = 0
         buf = bytes(self.buf) if n - self.pos < 1 << 20 else self.buf
         pos = self.pos
@@ -186,7 +202,6 @@ class RequestParser:
                         out.append(argv)
         finally:
             self.pos = pos
-        return out
 
 
 def _int_or(buf: bytearray, start: int, end: int) -> int | None:
@@ -280,3 +295,100 @@ def to_bytes(reply, resp3: bool = False) -> bytes:
     out: list = []
     encode(reply, resp3, out)
     return b"".join(out)
+
+
+class FastRequestParser(RequestParser):
+    """`hiredis.Reader` on the hot path, this module's parser for everything else.
+
+    hiredis parses the common case (multibulk requests of bulk strings) in C. Every
+    request it returns is checked to be what Redis accepts (a list of bulk strings
+    within the limits) and accounted at its exact wire length, so `pos` always points
+    at the next unread request in our own copy of the bytes. Inline requests,
+    anything hiredis dislikes, and anything it parses that Redis would refuse are
+    handed to the pure-Python parser from that point, which yields Redis's exact
+    behaviour and error text.
+    """
+
+    __slots__ = ("reader", "fast")
+
+    def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
+        super().__init__(max_bulk)
+        import hiredis
+
+        self.reader = hiredis.Reader()
+        self.fast = True
+
+    def feed(self, data: bytes) -> None:
+        super().feed(data)
+        if self.fast:
+            self.reader.feed(data)
+
+    def _parse(self, out: list) -> None:
+        if not self.fast:
+            return super()._parse(out)
+        import hiredis
+
+        buf = self.buf
+        pos = self.pos
+        n = len(buf)
+        gets = self.reader.gets
+        max_bulk = self.max_bulk
+        authed = self.authenticated
+        try:
+            while pos < n:
+                if buf[pos] != 42:
+                    self.fast = False
+                    break
+                try:
+                    x = gets()
+                except hiredis.ProtocolError:
+                    self.fast = False
+                    break
+                if x is False:
+                    # an incomplete request: the strict parser vets the headers seen so
+                    # far (limits, lengths) and remembers how much it needs, so a big
+                    # bulk is not rescanned on every read
+                    self.pos = pos
+                    probe: list = []
+                    super()._parse(probe)
+                    if probe:  # pragma: no cover - hiredis would have returned it
+                        self.fast = False
+                        out.extend(probe)
+                    pos = self.pos
+                    break
+                if type(x) is not list:
+                    if x is None:  # *-1
+                        pos = buf.index(b"\n", pos) + 1
+                        continue
+                    self.fast = False
+                    break
+                size = 3 + len(str(len(x)))
+                ok = True
+                for a in x:
+                    if type(a) is not bytes:
+                        ok = False
+                        break
+                    la = len(a)
+                    if la > max_bulk:
+                        ok = False
+                        break
+                    size += la + 5 + len(str(la))
+                if not ok or (not authed and (len(x) > UNAUTH_MAX_ARGS or any(
+                        len(a) > UNAUTH_MAX_BULK for a in x))):
+                    self.fast = False
+                    break
+                if x:
+                    last = x[-1]
+                    if buf[pos + size - len(last) - len(str(len(last))) - 5] != 36 or \
+                            buf[pos + size - 2:pos + size] != b"\r\n":
+                        self.fast = False
+                        break
+                pos += size
+                if x:
+                    out.append(x)
+        finally:
+            self.pos = pos
+        if not self.fast:
+            # the strict parser takes over from the first request hiredis did not vouch for
+            self.need = 0
+            super()._parse(out)

@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from server.proto import ProtocolError, RequestParser
+from server.proto import FastRequestParser, ProtocolError, RequestParser
+
+PARSERS = [RequestParser, FastRequestParser]
 
 MALFORMED = [
     b"*1\r\n+PING\r\n",
@@ -40,8 +42,10 @@ WELL_FORMED = [
 ]
 
 
-def exchange(port: int, payload: bytes, wait: float = 0.3) -> tuple[bytes, bool]:
-    """Send bytes, collect everything until the server closes or goes quiet."""
+def exchange(port: int, payload: bytes, wait: float = 0.3,
+             expect: bytes | None = None) -> tuple[bytes, bool]:
+    """Send bytes, collect everything until the server closes or goes quiet (or, when
+    `expect` is given, until that much arrived: a loaded machine may be slow)."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(payload)
         s.settimeout(wait)
@@ -52,6 +56,8 @@ def exchange(port: int, payload: bytes, wait: float = 0.3) -> tuple[bytes, bool]
             try:
                 chunk = s.recv(65536)
             except socket.timeout:
+                if expect is not None and len(data) < len(expect):
+                    continue
                 break
             except ConnectionResetError:
                 closed = True
@@ -67,7 +73,7 @@ def exchange(port: int, payload: bytes, wait: float = 0.3) -> tuple[bytes, bool]
 @pytest.mark.parametrize("payload", MALFORMED, ids=lambda p: repr(p[:20]))
 def test_malformed_like_redis(payload, ours, real):
     expected = exchange(real.port, payload)
-    got = exchange(ours.port, payload)
+    got = exchange(ours.port, payload, expect=expected[0])
     assert got == expected
     assert got[1], "connection must be closed after a protocol error"
 
@@ -77,11 +83,12 @@ def test_malformed_like_redis(payload, ours, real):
 def test_inline_and_pipelines_like_redis(payload, ours, real):
     for srv in (real, ours):
         exchange(srv.port, b"FLUSHALL\r\n")
-    assert exchange(ours.port, payload) == exchange(real.port, payload)
+    expected = exchange(real.port, payload)
+    assert exchange(ours.port, payload, expect=expected[0]) == expected
 
 
-def _parse_all(chunks):
-    p = RequestParser()
+def _parse_all(chunks, cls=RequestParser):
+    p = cls()
     out = []
     for c in chunks:
         p.feed(c)
@@ -89,19 +96,30 @@ def _parse_all(chunks):
     return out
 
 
-def test_parser_any_split():
-    data = b"".join(WELL_FORMED)
-    whole = _parse_all([data])
-    assert whole[0] == [b"PING"]
-    assert [b"SET", b"k", b"a b"] in whole
+@pytest.mark.parametrize("cls", PARSERS)
+@pytest.mark.parametrize("data", [b"".join(WELL_FORMED), b"".join(WELL_FORMED[5:]) * 3])
+def test_parser_any_split(cls, data):
+    whole = _parse_all([data], cls)
+    assert whole == _parse_all([data], RequestParser)
+    assert whole
     for cut in range(len(data)):
-        assert _parse_all([data[:cut], data[cut:]]) == whole
-    assert _parse_all([data[i:i + 1] for i in range(len(data))]) == whole
+        assert _parse_all([data[:cut], data[cut:]], cls) == whole
+    assert _parse_all([data[i:i + 1] for i in range(len(data))], cls) == whole
 
 
+@pytest.mark.parametrize("cls", PARSERS)
+def test_good_requests_before_a_bad_one_are_served(cls):
+    p = cls()
+    p.feed(b"*1\r\n$4\r\nPING\r\n*1\r\n+PING\r\n")
+    assert p.commands() == [[b"PING"]]
+    with pytest.raises(ProtocolError, match="expected '\\$', got '\\+'"):
+        p.commands()
+
+
+@pytest.mark.parametrize("cls", PARSERS)
 @pytest.mark.parametrize("payload", MALFORMED, ids=lambda p: repr(p[:20]))
-def test_parser_rejects(payload):
-    p = RequestParser()
+def test_parser_rejects(payload, cls):
+    p = cls()
     p.feed(payload)
     with pytest.raises(ProtocolError):
         p.commands()
@@ -120,13 +138,14 @@ def test_parser_big_bulk_is_not_rescanned():
     assert p.commands() == [[b"ECHO", b"x" * 1000000]]
 
 
-def test_unauthenticated_limits():
-    p = RequestParser()
+@pytest.mark.parametrize("cls", PARSERS)
+def test_unauthenticated_limits(cls):
+    p = cls()
     p.authenticated = False
     p.feed(b"*11\r\n")
     with pytest.raises(ProtocolError, match="unauthenticated multibulk"):
         p.commands()
-    p = RequestParser()
+    p = cls()
     p.authenticated = False
     p.feed(b"*1\r\n$20000\r\n")
     with pytest.raises(ProtocolError, match="unauthenticated bulk"):
