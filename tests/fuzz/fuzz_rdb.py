@@ -70,7 +70,19 @@ def seed_dir() -> Path:
     tmp = Path(tempfile.mkdtemp(prefix="rdbfuzz-"))
     for p in sorted((ROOT / "fixtures" / "rdb").glob("*.rdb")):
         shutil.copyfile(p, tmp / p.name)
+    for i, data in enumerate(exotic_seeds()):
+        (tmp / f"exotic{i}.rdb").write_bytes(data)
     return tmp
+
+
+def exotic_seeds() -> list[bytes]:
+    """Hand-made files with the record kinds the real fixtures lack (modules, HFE,
+    v1 streams, Valkey...), from the truncation tests."""
+    try:
+        from tests.rdbtools.test_truncation import _exotic_files
+    except ImportError:  # pragma: no cover - pytest not installed
+        return []
+    return _exotic_files()
 
 
 def main(argv: list[str]) -> None:

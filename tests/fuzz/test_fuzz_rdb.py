@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fuzz.fuzz_rdb import one_input, ROOT
+from tests.fuzz.fuzz_rdb import ROOT, exotic_seeds, one_input
 from rdbtools.errors import FormatError
 
 try:
@@ -25,7 +25,7 @@ def _seeds() -> list[bytes]:
     seeds = [p.read_bytes() for p in sorted((ROOT / "fixtures" / "rdb").glob("*.rdb"))]
     if not seeds:
         pytest.skip("fixtures/rdb is empty")
-    return seeds
+    return seeds + exotic_seeds()
 
 
 def _run_atheris(tmp_path: Path, seconds: int) -> None:

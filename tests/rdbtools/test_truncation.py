@@ -86,7 +86,7 @@ def test_truncation_every_offset_fixtures(fixtures_dir):
 
 def test_truncation_every_offset_corpus(corpus_dir):
     for path in _corpus_small(corpus_dir):
-        sweep(path.read_bytes(), dense_limit=2048)
+        sweep(path.read_bytes(), dense_limit=256)
 
 
 def test_truncation_plain_prefix_matches_sweep(fixtures_dir):
@@ -143,8 +143,7 @@ def test_random_byte_flips(fixtures_dir, corpus_dir):
     paths = sorted((fixtures_dir / "rdb").glob("*.rdb")) + _corpus_small(corpus_dir)[:20]
     started = time.monotonic()
     cases = 0
-    for path in paths:
-        data = path.read_bytes()
+    for data in [p.read_bytes() for p in paths] + _exotic_files():
         for mutant in _flip_cases(data, rng, 150):
             for verify in (False, True):
                 t0 = time.monotonic()
@@ -156,3 +155,53 @@ def test_random_byte_flips(fixtures_dir, corpus_dir):
                 assert time.monotonic() - t0 < 5
                 cases += 1
     assert cases > 0 and time.monotonic() - started < 120
+
+
+def _exotic_files() -> list[bytes]:
+    """Hand-made files with what the real fixtures lack: module values and aux,
+    functions of both kinds, hash field TTL types, v1 streams with groups, zipmaps,
+    quicklist v1, key metadata, slot info, Valkey's slot import and hash-2."""
+    import struct
+
+    from rdbtools.records import module_id
+    from tests.rdbtools.test_blobs import lp, zl
+    from tests.rdbtools.test_parser import _len, _s, _stream_node, rdb
+
+    mid = module_id("ReJSON-RL", 3)
+    mod = b"\x02\x2a\x05" + _s(b"str") + b"\x03" + struct.pack("<f", 1.5) + b"\x04" + struct.pack("<d", 2.5) + b"\x00"
+    node = _stream_node(1000, [(1000, 0, [(b"f", b"v")]), (1001, 0, [(b"f", b"w")]),
+                               (1005, 0, [(b"g", b"x")])], deleted={1})
+    pel = struct.pack(">QQ", 1000, 0)
+    stream_v1 = (b"\x0f" + _s(b"s1") + _len(1) + _s(struct.pack(">QQ", 1000, 0)) + _s(node)
+                 + _len(2) + _len(1005) + _len(0)
+                 + _len(1) + _s(b"grp") + _len(1000) + _len(0) + _len(1) + pel + struct.pack("<q", 7)
+                 + _len(1) + _len(1) + _s(b"alice") + struct.pack("<q", 8) + _len(1) + pel)
+    redis = (b"\xfa" + _s(b"redis-ver") + _s(b"7.4.1")
+             + b"\xf7" + _len(mid) + b"\x02\x01" + mod
+             + b"\xf5" + _s(b"#!lua name=a\nreturn 1")
+             + b"\xf6" + _s(b"b") + _s(b"LUA") + b"\x01" + _s(b"d") + _s(b"return 2")
+             + b"\xfe\x02\xfb\x05\x01\xf4\x07\x03\x01"
+             + b"\xfd" + struct.pack("<i", 1700000000) + b"\x07" + _s(b"m") + _len(mid) + mod
+             + b"\xf8\x40\x80" + b"\x09" + _s(b"zm") + _s(b"\x01\x01k\x01\x00v\xff")
+             + b"\xf9\x03" + b"\x0e" + _s(b"q1") + _len(2) + _s(zl([b"a", 5])) + _s(zl([b"b" * 70]))
+             + b"\x18" + _s(b"h24") + struct.pack("<q", 1000) + _len(2)
+             + _len(6) + _s(b"a") + _s(b"1") + _len(0) + _s(b"b") + _s(b"2")
+             + b"\x19" + _s(b"h25") + struct.pack("<q", 5) + _s(lp([b"a", b"1", 5, b"b", 2, 0]))
+             + b"\x16" + _s(b"h22") + _len(1) + _len(99) + _s(b"c") + _s(b"3")
+             + b"\xf3" + _len(1) + b"\x01\x02\x03\x04" + b"\x02\x05\x00" + b"\x00" + _s(b"km") + _s(b"v")
+             + stream_v1
+             + b"\x03" + _s(b"z3") + _len(2) + _s(b"a") + b"\x031.5" + _s(b"b") + b"\xfe"
+             + b"\x0b" + _s(b"is") + _s(struct.pack("<II2q", 8, 2, -(1 << 40), 1 << 40)))
+    valkey = (b"\xfa" + _s(b"valkey-ver") + _s(b"9.0.0")
+              + b"\xf3" + _s(b"j" * 40) + _len(1) + _len(0) + _len(100)
+              + b"\x16" + _s(b"h") + _len(2) + _s(b"a") + _s(b"1") + struct.pack("<q", 77)
+              + _s(b"b") + _s(b"2") + struct.pack("<q", -1))
+    return [rdb(redis, 12), rdb(redis, 13), rdb(valkey, magic=b"VALKEY080"),
+            rdb(b"\x00" + _s(b"k") + _s(b"v") + b"\x02" + _s(b"s") + _len(2) + _s(b"a") + _s(b"b"), 4)]
+
+
+def test_truncation_every_offset_exotic():
+    for data in _exotic_files():
+        recs = _all_records(data)
+        assert sum(1 for r in recs if r.__class__.__name__ == "KeyRecord") >= 1
+        sweep(data)
