@@ -149,8 +149,10 @@ class _Eof(Exception):
 class _Fatal(Exception):
     """rdbReportError(): Redis prints the error and terminates from inside rdb.c."""
 
-    def __init__(self, line: int, message: str, offset: int, detail: str | None = None) -> None:
+    def __init__(self, line: int, message: str, offset: int, detail: str | None = None,
+                 truncated: bool = False) -> None:
         self.line, self.message, self.offset, self.detail = line, message, offset, detail
+        self.truncated = truncated  # the cause was the end of the input
 
 
 class _Fail(Exception):
@@ -968,7 +970,7 @@ class _Checker:
                 line, what = {1: (1540, "integer"), 2: (1540, "integer"), 5: (1546, "string"),
                               3: (1553, "float"), 4: (1559, "double")}[opcode]
                 raise _Fatal(line, f"Error reading {what} from module {name} value",
-                             e.offset) from None
+                             e.offset, truncated=isinstance(e, _Eof)) from None
 
     # -- values (rdbLoadObject()) -----------------------------------------------
 
@@ -1152,7 +1154,7 @@ class _Checker:
             try:
                 return fn()
             except _Eof as e:
-                raise _Fatal(line, message, e.offset, "input ended") from None
+                raise _Fatal(line, message, e.offset, "input ended", truncated=True) from None
             except _Null as e:
                 raise _Fatal(line, message, e.offset, e.detail) from None
 
@@ -1239,7 +1241,7 @@ class _Checker:
         try:
             module_id = inp.len()
         except _Eof as e:
-            raise _Fatal(2622, "Short read module id", e.offset) from None
+            raise _Fatal(2622, "Short read module id", e.offset, truncated=True) from None
         name = module_type_name(module_id)
         if t == 7:
             self.module_value(name)
@@ -1372,7 +1374,8 @@ def check_rdb(source, *, name: str, out: Callable[[str], None] = lambda line: No
     except _Fatal as e:
         message = (f"Internal error in RDB reading offset 0, function at rdb.c:{e.line} -> "
                    f"{e.message}")
-        _record(checker, CorruptError, message, e.offset, e.detail)
+        _record(checker, TruncatedError if e.truncated else CorruptError, message, e.offset,
+                e.detail)
         result.terminated = True
         out(f"{os.getpid()}:C {_log_time()} # Terminating server after rdb file reading "
             "failure.")
