@@ -241,8 +241,7 @@ class RdbParser:
         base = self._base
         limit = self._p + _BATCH_BYTES
         append = out.append
-        new, cls, frozen = _new, KeyRecord, _KR_FROZEN
-        s_db, s_key, s_type, s_value, s_exp, s_idle, s_freq, s_fexp, s_off, s_end = _KR_SETTERS
+        cls = KeyRecord
         string_type = _STRING
         unpack_i64 = _I64.unpack_from
         db = self.db
@@ -254,30 +253,26 @@ class RdbParser:
             while p < limit:
                 start = p
                 # Fast path: a plain string key with short raw key and value, with or
-                # without a millisecond expire; the record is filled in place (see
-                # _fast_keyrecord for why).
-                q = p
-                exp = None
-                if p + 9 < n and d[p] == 252:
-                    exp = unpack_i64(d, p + 1)[0]
-                    q = p + 9
-                if q + 2 < n and d[q] == 0:
-                    kend = q + 2 + d[q + 1]
-                    if kend < n and d[q + 1] < 64:
-                        vend = kend + 1 + d[kend]
-                        if vend <= n and d[kend] < 64:
-                            if frozen:
-                                o = new(cls)
-                                s_db(o, db); s_key(o, d[q + 2:kend]); s_type(o, string_type)
-                                s_value(o, d[kend + 1:vend]); s_exp(o, exp); s_idle(o, None)
-                                s_freq(o, None); s_fexp(o, None); s_off(o, base + p)
-                                s_end(o, base + vend)
-                                append(o)
-                            else:
+                # without a millisecond expire: a handful of index reads and slices.
+                if p + 2 < n:
+                    c = d[p]
+                    q = p
+                    exp = None
+                    if c == 252 and p + 11 < n:
+                        exp = unpack_i64(d, p + 1)[0]
+                        q = p + 9
+                        c = d[q]
+                    if c == 0:
+                        kl = d[q + 1]
+                        kend = q + 2 + kl
+                        if kl < 64 and kend < n:
+                            vl = d[kend]
+                            vend = kend + 1 + vl
+                            if vl < 64 and vend <= n:
                                 append(cls(db, d[q + 2:kend], string_type, d[kend + 1:vend], exp,
                                            None, None, None, base + p, base + vend))
-                            p = vend
-                            continue
+                                p = vend
+                                continue
                 self._p = p
                 rec = self._parse_record()
                 if rec is not None:  # None: a record with nothing to report (slot import)
