@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import OUT, ROOT, RealRedis, populated_rdb, ratio_line, timed
+from bench.common import OUT, ROOT, RealRedis, populated_rdb, ratio_line
 
 CLASSIC_VENV = Path(tempfile.gettempdir()) / "rdbkit-bench-rdbtools-0.1.15"
 
@@ -41,6 +41,29 @@ def rdbkit_argv() -> list[str]:
         return [shutil.which("rdbkit")]
     code = "import sys; sys.argv[0] = 'rdbkit'; from rdbtools.cli.main import main; main()"
     return [sys.executable, "-c", code]
+
+
+def run_cpu(label: str, argv: list[str]) -> tuple:
+    """(common.Run, CPU seconds of the child and everything it waited for)."""
+    import os
+    import time
+
+    from bench.common import Run
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    run = Run(label, elapsed, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status))
+    return run, usage.ru_utime + usage.ru_stime
+
+
+def server_cpu(srv) -> float:
+    """CPU seconds the redis-server child has used so far."""
+    import os
+
+    fields = Path(f"/proc/{srv.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rdb9_copy(src: Path) -> Path:
@@ -70,23 +93,33 @@ def main(argv=None) -> int:
             cli = shutil.which("redis-cli")
             pipeline = (f"{rdb} --command protocol {path} | "
                         f"{cli} -p {srv.port} --pipe > /dev/null")
-            theirs = timed("rdb --command protocol | redis-cli --pipe",
-                           ["bash", "-o", "pipefail", "-c", pipeline])
+            before = server_cpu(srv)
+            theirs, theirs_cpu = run_cpu("rdb --command protocol | redis-cli --pipe",
+                                         ["bash", "-o", "pipefail", "-c", pipeline])
+            theirs_srv = server_cpu(srv) - before
             theirs_ok = srv.command("DEBUG", "DIGEST", timeout=600).decode() == want
         with RealRedis(work / "ours") as srv:
-            ours = timed(f"rdbkit replay --mode {args.mode}",
-                         rdbkit_argv() + ["replay", str(path), "--url",
-                                          f"redis://127.0.0.1:{srv.port}", "--no-progress",
-                                          "--mode", args.mode, "--pipeline",
-                                          str(args.pipeline)])
+            before = server_cpu(srv)
+            ours, ours_cpu = run_cpu(f"rdbkit replay --mode {args.mode}",
+                                     rdbkit_argv() + ["replay", str(path), "--url",
+                                                      f"redis://127.0.0.1:{srv.port}",
+                                                      "--no-progress", "--mode", args.mode,
+                                                      "--pipeline", str(args.pipeline)])
+            ours_srv = server_cpu(srv) - before
             ours_ok = srv.command("DEBUG", "DIGEST", timeout=600).decode() == want
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"replay, {args.keys:,} keys, RDB 9, {path.stat().st_size / 1e6:.1f} MB")
+    import os
+
+    print(f"replay, {args.keys:,} keys, RDB 9, {path.stat().st_size / 1e6:.1f} MB; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(ratio_line(ours, theirs, n_keys=args.keys))
     speedup = theirs.seconds / ours.seconds if ours.seconds else float("inf")
-    print(f"rdbkit replay is {speedup:.1f}x faster (target >= 5x); digest matches: "
-          f"ours {ours_ok}, theirs {theirs_ok}; exit codes ours {ours.returncode}, "
+    cpu_speedup = theirs_cpu / ours_cpu if ours_cpu else float("inf")
+    print(f"client CPU: ours {ours_cpu:.2f}s, theirs {theirs_cpu:.2f}s ({cpu_speedup:.1f}x); "
+          f"redis-server CPU: ours {ours_srv:.2f}s, theirs {theirs_srv:.2f}s")
+    print(f"rdbkit replay is {speedup:.1f}x faster by wall clock (target >= 5x); digest "
+          f"matches: ours {ours_ok}, theirs {theirs_ok}; exit codes ours {ours.returncode}, "
           f"theirs {theirs.returncode}")
     return 0
 

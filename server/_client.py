@@ -119,7 +119,8 @@ class Connection:
                               f"{e.strerror or e}") from e
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.reader = hiredis.Reader(replyError=ReplyError)
-        self._held: list = []
+        self._held: list = []          # parsed replies not yet collected
+        self._raw = bytearray()        # received bytes not yet parsed
         try:
             if target.password is not None:
                 args = ["AUTH"] + ([target.username] if target.username else []) + [target.password]
@@ -184,11 +185,10 @@ class Connection:
     def collect(self, n_replies: int) -> list:
         """The next `n_replies` replies, waiting for them as needed."""
         try:
+            self._parse()
             while len(self._held) < n_replies:
-                r, _, _ = select.select([self.sock], [], [], self.timeout)
-                if not r:
-                    raise socket.timeout("timed out waiting for replies")
-                self._recv()
+                self._wait()
+                self._parse()
         except hiredis.ProtocolError as e:
             raise self._lost(f"protocol error from the server: {e}") from e
         except OSError as e:
@@ -198,15 +198,37 @@ class Connection:
         del self._held[:n_replies]
         return out
 
-    def _lost(self, message: str) -> ConnectionLost:
-        held, self._held = self._held, []
-        return ConnectionLost(message, held)
+    def collect_ok(self, n_replies: int) -> list | None:
+        """None when the next `n_replies` replies are all `+OK` (told from the raw bytes,
+        without building a million reply objects); otherwise the replies themselves."""
+        if self._held or self.reader.has_data():
+            return self.collect(n_replies)
+        pattern = _OK * n_replies
+        want = len(pattern)
+        raw = self._raw
+        try:
+            while len(raw) < want:
+                if not pattern.startswith(raw):
+                    return self.collect(n_replies)
+                self._wait()
+        except OSError as e:
+            raise self._lost(f"connection to {self.target.host}:{self.target.port} "
+                             f"lost: {e.strerror or e}") from e
+        if raw.startswith(pattern):
+            del raw[:want]
+            return None
+        return self.collect(n_replies)
 
-    def _recv(self) -> None:
-        chunk = self.sock.recv(RECV_SIZE)
-        if not chunk:
-            raise ConnectionResetError(0, "closed by the server")
-        self.reader.feed(chunk)
+    def _wait(self) -> None:
+        r, _, _ = select.select([self.sock], [], [], self.timeout)
+        if not r:
+            raise socket.timeout("timed out waiting for replies")
+        self._recv()
+
+    def _parse(self) -> None:
+        if self._raw:
+            self.reader.feed(bytes(self._raw))
+            self._raw.clear()
         gets = self.reader.gets
         held = self._held
         while True:
@@ -214,6 +236,23 @@ class Connection:
             if reply is False:
                 return
             held.append(reply)
+
+    def _lost(self, message: str) -> ConnectionLost:
+        try:
+            self._parse()
+        except hiredis.ProtocolError:
+            pass
+        held, self._held = self._held, []
+        return ConnectionLost(message, held)
+
+    def _recv(self) -> None:
+        chunk = self.sock.recv(RECV_SIZE)
+        if not chunk:
+            raise ConnectionResetError(0, "closed by the server")
+        self._raw += chunk
+
+
+_OK = b"+OK\r\n"
 
 
 def info_fields(text: bytes | str) -> dict[str, str]:

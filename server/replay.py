@@ -1250,12 +1250,30 @@ class _Sender:
 
     def settle(self, conn_i: int) -> None:
         window = self.inflight.pop(conn_i)
+        oks = all(u.judge == J_BULK or u.judge == J_RESTORE for u in window.units)
         try:
-            replies = window.conn.collect(window.n_replies)
+            if oks:  # every reply should be +OK: check the bytes, parse only if not
+                replies = window.conn.collect_ok(window.n_replies)
+            else:
+                replies = window.conn.collect(window.n_replies)
         except ConnectionLost as e:
             self.lost(window, e)
             return
-        self.judge_window(window, replies)
+        if replies is None:
+            self.all_written(window)
+        else:
+            self.judge_window(window, replies)
+
+    def all_written(self, window: _Window) -> None:
+        r = self.report
+        n = 0
+        for u in window.units:
+            n += u.last - u.number + 1
+        r.keys_written += n
+        r.items += n
+        r.last_number = max(r.last_number, window.units[-1].last)
+        if self.on_progress is not None:
+            self.on_progress(r)
 
     def settle_all(self) -> None:
         for conn_i in sorted(self.inflight):
