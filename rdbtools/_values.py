@@ -179,15 +179,6 @@ def _blob(decoder, d, p: int, what: str):
         raise Bad(f"{what}: malformed ({e})", p) from None
 
 
-def _score(x, p: int) -> float:
-    if x.__class__ is int:
-        return float(x)
-    try:
-        return float(x)
-    except ValueError:
-        raise Bad(f"invalid zset score {x[:40]!r}", p) from None
-
-
 def _pairs(items, p: int, what: str) -> list:
     if len(items) & 1:
         raise Bad(f"{what} holds an odd number of elements ({len(items)})", p)
@@ -280,7 +271,20 @@ def _zset_from(items, p, what):
     if len(items) & 1:
         raise Bad(f"{what} holds an odd number of elements ({len(items)})", p)
     members = _bytes_items(items[0::2])
-    return [(m, _score(s, p)) for m, s in zip(members, items[1::2])]
+    try:
+        scores = [float(s) for s in items[1::2]]
+    except ValueError:
+        bad = next(s for s in items[1::2] if not _is_float(s))
+        raise Bad(f"invalid zset score {bad[:40]!r}", p) from None
+    return list(zip(members, scores))
+
+
+def _is_float(x) -> bool:
+    try:
+        float(x)
+    except ValueError:
+        return False
+    return True
 
 
 def _v_zset_ziplist(d, p, ctx):
