@@ -205,3 +205,25 @@ def test_truncation_every_offset_exotic():
         recs = _all_records(data)
         assert sum(1 for r in recs if r.__class__.__name__ == "KeyRecord") >= 1
         sweep(data)
+
+
+@pytest.mark.slow
+def test_random_byte_flips_long(fixtures_dir, corpus_dir):
+    """The flip test at scale: every fixture, corpus file and hand-made file, many
+    more mutants (opt in with -m slow)."""
+    rng = random.Random(7)
+    datas = ([p.read_bytes() for p in sorted((fixtures_dir / "rdb").glob("*.rdb"))]
+             + [p.read_bytes() for p in _corpus_small(corpus_dir)] + _exotic_files())
+    for data in datas:
+        for mutant in _flip_cases(data, rng, 2000):
+            with time_limit(5):
+                try:
+                    parse_mutant(mutant, False)
+                except FormatError:
+                    pass
+
+
+@pytest.mark.slow
+def test_truncation_every_offset_corpus_dense(corpus_dir):
+    for path in _corpus_small(corpus_dir):
+        sweep(path.read_bytes())
