@@ -9,7 +9,6 @@ an input, so a failed conversion leaves no partial file.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 from dataclasses import dataclass, field
@@ -152,12 +151,8 @@ def convert(src, dst, *, to: str | None = None, rdb_version: int = 10, lossy: bo
         if dst_fmt == "rdb":
             from .writer import write_rdb
 
-            if str(dst) != "-" and str(dst).endswith(".lz4"):
-                wr = _write_rdb_lz4(dst, records, version=rdb_version, lossy=lossy,
-                                    inputs=inputs, compress=compress)
-            else:
-                wr = write_rdb(dst, records, version=rdb_version, lossy=lossy, inputs=inputs,
-                               compress=compress)
+            wr = write_rdb(dst, records, version=rdb_version, lossy=lossy, inputs=inputs,
+                           compress=compress)
             report.keys = wr.keys
             report.dropped = list(wr.dropped)
         else:
@@ -175,27 +170,6 @@ def convert(src, dst, *, to: str | None = None, rdb_version: int = 10, lossy: bo
 def output_file(dst, *, inputs=()):
     """Where every non-RDB output goes: atomic, never over an input, `.lz4` framed."""
     return fileio.atomic_output(dst, inputs=tuple(inputs))
-
-
-def _write_rdb_lz4(dst, records, **kw):
-    """write_rdb never frames its output, so write a plain RDB beside the target and
-    then LZ4-frame it into place (atomically, like every output)."""
-    import shutil
-    import tempfile
-
-    from .writer import write_rdb
-
-    directory = os.path.dirname(os.path.abspath(dst))
-    fd, tmp = tempfile.mkstemp(prefix=".rdbkit-", suffix=".rdb", dir=directory)
-    os.close(fd)
-    try:
-        report = write_rdb(tmp, records, **kw)
-        with open(tmp, "rb") as src, output_file(dst, inputs=kw.get("inputs", ())) as out:
-            shutil.copyfileobj(src, out, 1 << 20)
-        return report
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
 
 
 def unique_keys(records):
