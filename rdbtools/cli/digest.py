@@ -31,3 +31,7 @@ def command(files, now_ms, keep_expired, per_key):
             continue
         digest = digest_file(path, now_ms=now_ms, keep_expired=keep_expired)
         click.echo(f"{digest}  {path}" if several else digest)
+
+
+if __name__ == "__main__":
+    command()
