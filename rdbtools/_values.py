@@ -13,6 +13,7 @@ import math
 import struct
 
 from . import _lzf
+from .blobs import as_bytes as _bytes_items
 from .blobs import intset as _intset
 from .blobs import listpack as _listpack
 from .blobs import ziplist as _ziplist
@@ -184,10 +185,6 @@ def _pairs(items, p: int, what: str) -> list:
         raise Bad(f"{what} holds an odd number of elements ({len(items)})", p)
     it = iter(items)
     return list(zip(it, it))
-
-
-def _bytes_items(items):
-    return [b"%d" % x if x.__class__ is int else x for x in items]
 
 
 # --------------------------------------------------------------------------------
