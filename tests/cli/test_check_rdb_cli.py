@@ -94,3 +94,18 @@ def test_alias_script_smoke():
                           capture_output=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 1
     assert b"--- RDB ERROR DETECTED ---" in proc.stdout and proc.stderr == b""
+
+
+def test_man_page_examples(tmp_path):
+    """The EXAMPLES of man/check-rdb.rst, run on a fixture AOF with an RDB preamble."""
+    page = (ROOT / "man" / "check-rdb.rst").read_text()
+    assert "check-rdb --summary dump.rdb" in page and "check-rdb --json appendonly.aof" in page
+    res = invoke("--summary", GOOD)
+    assert res.exit_code == 0 and res.stdout.startswith(f"{GOOD}: OK")
+    base = sorted((ROOT / "fixtures" / "aof" / "preamble" / "appendonlydir").glob("*.base.rdb"))
+    assert base, "fixture AOF with an RDB preamble missing"
+    aof = tmp_path / "appendonly.aof"
+    tail = b"*1\r\n$4\r\nPING\r\n"
+    aof.write_bytes(base[0].read_bytes() + tail)
+    doc = json.loads(invoke("--json", aof).stdout)
+    assert doc["ok"] and aof.read_bytes()[doc["end_offset"]:] == tail
