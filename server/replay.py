@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
 from rdbtools import fileio
-from rdbtools._crc import crc64
+from rdbtools._crc import _MODEL as _CRC_MODEL, crc64
 from rdbtools.constants import U16 as _U16, U64 as _U64, RdbType
 from rdbtools.writer import encode_len
 from rdbtools.constants import Kind
@@ -870,6 +870,12 @@ class _Skimmer:
         now = pl.now
         replace_tail = pl.tail_plain
         bulk_max = min(BULK_KEYS, opts.pipeline)
+        ttl_active = pl.ttl_active
+        argc_plain, argc_abs, tail_abs = pl.argc_plain, pl.argc_abs, pl.tail_abs
+        u64 = _U64.pack
+        calc = _CRC_MODEL.calc
+        restore_fmt = b"*%d\r\n$7\r\nRESTORE\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n%s"
+        blob_types = _BLOB_TYPES
         f = fileio.open_input(self.path)
         try:
             d = f.read(max(self.chunk, 64))
@@ -957,6 +963,8 @@ class _Skimmer:
                         if t == 0:      # strings: most keys, stepped over right here
                             b = d[kend]
                             vend = kend + 1 + b if b < 0x40 else _skip_str(d, kend)
+                        elif t in blob_types:
+                            vend = _skip_str(d, kend)
                         else:
                             vend = _skip_value(d, kend, t)
                         simple = True
@@ -1000,7 +1008,7 @@ class _Skimmer:
                     yield Unit(n, n, [], J_NONE, kdb, kdb, key, outcome="filtered")
                     continue
                 stored_expire = expire
-                if pl.ttl_active and expire is not None:
+                if ttl_active and expire is not None:
                     expire = opts.ttl.apply(expire)
                 if not simple or (expire is not None and expire < now):
                     # the general per-key path decides (expired, field TTLs, streams...)
@@ -1017,11 +1025,11 @@ class _Skimmer:
                     yield pl.key_unit(n, rec, d[start:vend])
                     continue
                 body = bytes((t,)) + d[kend:vend] + tag
-                payload = body + _U64.pack(crc64(body))
+                payload = body + u64(calc(body, 0))
                 if expire is None:
-                    ttl, tail, argc = b"0", replace_tail, pl.argc_plain
+                    ttl, tail, argc = b"0", replace_tail, argc_plain
                 else:
-                    ttl, tail, argc = b"%d" % expire, pl.tail_abs, pl.argc_abs
+                    ttl, tail, argc = b"%d" % expire, tail_abs, argc_abs
                 if idle is not None:
                     sidle = b"%d" % idle
                     tail += b"$8\r\nIDLETIME\r\n$%d\r\n%s\r\n" % (len(sidle), sidle)
@@ -1035,9 +1043,8 @@ class _Skimmer:
                     bulk_cmds, bulk_keys = [], []
                 if not bulk_cmds:
                     bulk_first, bulk_db = n, kdb
-                bulk_cmds.append(
-                    b"*%d\r\n$7\r\nRESTORE\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n%s" % (
-                        argc, len(key), key, len(ttl), ttl, len(payload), payload, tail))
+                bulk_cmds.append(restore_fmt % (argc, len(key), key, len(ttl), ttl, len(payload),
+                                                payload, tail))
                 bulk_keys.append(key)
         finally:
             f.close()
@@ -1072,6 +1079,7 @@ class _Sender:
         self.inflight: dict[int, _Window] = {}
         self.next_conn = 0
         self.failure: Failure | None = None
+        self.ordered = len(conns) == 1
 
     # -- outcomes -----------------------------------------------------------------
     def count(self, unit: Unit, outcome: str, error: str | None = None) -> None:
@@ -1154,8 +1162,15 @@ class _Sender:
     # -- windows --------------------------------------------------------------------
     def dispatch(self, units: list[Unit]) -> None:
         """Send one window (after settling whatever occupies the next connection)."""
+        if not self.ordered and any(u.kind == "aof" for u in units):
+            # AOF commands depend on their order: from here on, one connection only,
+            # once everything sent over the others has been answered
+            self.settle_all()
+            self.ordered = True
+            self.next_conn = 0
         conn_i = self.next_conn
-        self.next_conn = (self.next_conn + 1) % len(self.conns)
+        if not self.ordered:
+            self.next_conn = (self.next_conn + 1) % len(self.conns)
         conn = self.conns[conn_i]
         if conn_i in self.inflight:
             self.settle(conn_i)

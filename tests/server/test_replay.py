@@ -468,3 +468,12 @@ def test_resume_inside_a_bulk_of_restores(empty7, resume):
         cli.close()
     funcs = [n for n, k in items if k is not None and k.startswith(b"fixlib")]
     assert got == want - {k for n, k in items if n in funcs}
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("name", ["preamble", "resp-base"])
+def test_aof_over_several_connections_keeps_order(empty7, name):
+    path = FIXTURES / "aof" / name
+    report = replay(str(path), _target(empty7), ReplayOptions(connections=3, pipeline=2))
+    assert report.ok, report.failure
+    assert _digest(empty7) == _expected(path)
