@@ -324,8 +324,26 @@ class FastRequestParser(RequestParser):
             self.reader.feed(data)
 
     def _parse(self, out: list) -> None:
+        if self.fast:
+            self._fast(out)
         if not self.fast:
-            return super()._parse(out)
+            self.need = 0
+            super()._parse(out)
+            self._resume_fast()
+
+    def _resume_fast(self) -> None:
+        """Back to hiredis from the next request boundary, when it starts small."""
+        import hiredis
+
+        rest = self.buf[self.pos:]
+        if rest and not _small_multibulk(rest, 0):
+            return
+        self.reader = hiredis.Reader()
+        if rest:
+            self.reader.feed(bytes(rest))
+        self.fast = True
+
+    def _fast(self, out: list) -> None:
         import hiredis
 
         buf = self.buf
@@ -336,7 +354,9 @@ class FastRequestParser(RequestParser):
         authed = self.authenticated
         try:
             while pos < n:
-                if buf[pos] != 42:
+                if not _small_multibulk(buf, pos):
+                    # inline, malformed, or a huge argument count: hiredis spends time
+                    # linear in a declared count, so those never reach it
                     self.fast = False
                     break
                 try:
@@ -357,9 +377,6 @@ class FastRequestParser(RequestParser):
                     pos = self.pos
                     break
                 if type(x) is not list:
-                    if x is None:  # *-1
-                        pos = buf.index(b"\n", pos) + 1
-                        continue
                     self.fast = False
                     break
                 size = 3 + len(str(len(x)))
@@ -388,7 +405,18 @@ class FastRequestParser(RequestParser):
                     out.append(x)
         finally:
             self.pos = pos
-        if not self.fast:
-            # the strict parser takes over from the first request hiredis did not vouch for
-            self.need = 0
-            super()._parse(out)
+
+
+#: hiredis only ever sees requests declaring at most this many arguments
+FAST_MAX_ARGS = 9999
+
+
+def _small_multibulk(buf, pos: int) -> bool:
+    """Does the request at `pos` start `*<1-4 digits>` (or is its header still short)?"""
+    if buf[pos] != 42:
+        return False
+    end = buf.find(b"\r", pos + 1, pos + 7)
+    if end < 0:
+        return len(buf) - pos < 7 and buf[pos + 1:].isdigit()
+    digits = buf[pos + 1:end]
+    return 0 < len(digits) <= 4 and digits.isdigit()

@@ -231,7 +231,7 @@ def test_output_buffer_hard_limit():
         c.set("big", "x" * 600_000)
         s = socket.create_connection(("127.0.0.1", srv.port))
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.sendall(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n" * 20)
+        s.sendall(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n" * 200)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and len(srv.server.conns) > 1:
             time.sleep(0.05)
