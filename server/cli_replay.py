@@ -49,12 +49,15 @@ def _ttl(ctx, param, value):
               help="RDB version of the RESTORE payloads (default: the target's own).")
 @click.option("--lossy", is_flag=True,
               help="restore: drop what the target's RDB version cannot hold.")
+@click.option("--verify", is_flag=True,
+              help="Decode and check every value before sending it (slower; by default "
+                   "values that can travel as stored are checked by the target's RESTORE).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @friendly_errors
 def command(path, url, mode, on_existing, ttl, dbs, key_re, not_key_re, types, skip_expired,
-            now_ms, target_db, pipeline, connections, resume_from, rdb_version, lossy, as_json,
-            no_progress):
+            now_ms, target_db, pipeline, connections, resume_from, rdb_version, lossy, verify,
+            as_json, no_progress):
     """Replay PATH (RDB, AOF file or folder, or rdbkit JSON; .lz4 or not) into a server.
 
     Items are numbered (one per key, function library or AOF command). When the replay
@@ -72,7 +75,7 @@ def command(path, url, mode, on_existing, ttl, dbs, key_re, not_key_re, types, s
     opts = ReplayOptions(mode=mode, on_existing=on_existing, ttl=ttl, key_filter=key_filter,
                          skip_expired=skip_expired, target_db=target_db, pipeline=pipeline,
                          connections=connections, resume_from=resume_from,
-                         rdb_version=rdb_version, lossy=lossy, now_ms=now_ms)
+                         rdb_version=rdb_version, lossy=lossy, verify=verify, now_ms=now_ms)
     with _progress(not no_progress and not as_json) as on_progress:
         try:
             report = replay(path, target, opts, on_progress=on_progress)

@@ -14,6 +14,13 @@ unit can be sent again without doubling anything. On the first failure the sende
 handing out new windows, drains what is in flight and reports the item to resume from.
 With `on_existing="fail"` the keys of a window are checked with `EXISTS` before it is
 sent, so nothing after the failing key has run when the replay stops.
+
+Speed comes from not decoding what need not be decoded: when an RDB file is no newer
+than the target, the bytes of each stored value already are a DUMP payload body for the
+file's version. A skimmer steps over values by their structure, packs runs of keys into
+bulk units of RESTOREs, and leaves to the full reader only what it does not handle.
+Windows whose replies should all be `+OK` are checked on the raw reply bytes. As with
+the streaming reader, the file CRC is known only at its end, after its keys were sent.
 """
 
 from __future__ import annotations
@@ -27,13 +34,12 @@ from typing import Callable, Iterator
 
 from rdbtools import fileio
 from rdbtools._crc import _MODEL as _CRC_MODEL, crc64
-from rdbtools.constants import U16 as _U16, U64 as _U64, RdbType
-from rdbtools.writer import encode_len
-from rdbtools.constants import Kind
+from rdbtools._values import VALUE_READERS, Bad, NeedMore, read_len, read_string
+from rdbtools.constants import U16 as _U16, U64 as _U64, Kind, RdbType
 from rdbtools.errors import FormatError, RdbkitError
 from rdbtools.filters import KeyFilter
-from rdbtools._values import VALUE_READERS, Bad, NeedMore, read_len, read_string
 from rdbtools.records import Aux, End, Function, KeyRecord
+from rdbtools.writer import encode_len
 
 from ._client import (Connection, ConnectionLost, ReplyError, Target, TargetError, encode,
                       info_fields)
@@ -128,6 +134,7 @@ class ReplayOptions:
     resume_from: int = 1
     rdb_version: int | None = None  # payload version; default: the target's own
     lossy: bool = False
+    verify: bool = False            # decode every value before sending (no skimming)
     now_ms: int | None = None
     timeout: float = 60.0
 
@@ -459,7 +466,7 @@ class _Planner:
         """Can `_Skimmer` plan this source (it re-checks the file's own version)?"""
         if self.version is None or self.version < 6 or self.opts.mode == "commands":
             return False
-        if self.key_filtering or self.opts.on_existing == "fail":
+        if self.key_filtering or self.opts.on_existing == "fail" or self.opts.verify:
             return False
         return os.path.isfile(path) and source_kind(path) == "rdb"
 

@@ -477,3 +477,43 @@ def test_aof_over_several_connections_keeps_order(empty7, name):
     report = replay(str(path), _target(empty7), ReplayOptions(connections=3, pipeline=2))
     assert report.ok, report.failure
     assert _digest(empty7) == _expected(path)
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("mode", ["restore", "commands"])
+@pytest.mark.parametrize("name, error", [
+    ("bad-crc.rdb", "ChecksumError"), ("truncated-mid-value.rdb", "TruncatedError"),
+    ("truncated-in-crc.rdb", "TruncatedError"), ("bad-version.rdb", "UnsupportedError"),
+    ("bad-type.rdb", "CorruptError"), ("bad-listpack-end.rdb", "CorruptError"),
+])
+def test_damaged_files_raise_located_errors(empty7, mode, name, error):
+    from rdbtools.errors import FormatError
+
+    path = FIXTURES / "corrupt" / name
+    with pytest.raises(FormatError) as info:
+        replay(str(path), _target(empty7), ReplayOptions(mode=mode, verify=True))
+    e = info.value
+    assert any(c.__name__ == error for c in type(e).__mro__), type(e)
+    assert e.offset is not None
+    report = e.replay_report
+    assert report.failure is not None and report.failure.resume_from == 0
+    # everything sent before the damage was judged
+    assert report.keys_written == int(empty7.command("DBSIZE"))
+
+
+@pytest.mark.interop
+def test_trailing_garbage_is_ignored_like_redis(empty7):
+    path = FIXTURES / "corrupt" / "trailing-garbage.rdb"
+    report = replay(str(path), _target(empty7), ReplayOptions())
+    assert report.ok and _digest(empty7) == digest_file(FIXTURES / "rdb" / "uncompressed.rdb")
+
+
+@pytest.mark.interop
+def test_damaged_blob_without_verify_is_refused_by_the_target(empty7):
+    """The fast path sends stored values as they are: the target's RESTORE refuses a
+    damaged listpack, and the replay stops there."""
+    path = FIXTURES / "corrupt" / "bad-listpack-end.rdb"
+    report = replay(str(path), _target(empty7), ReplayOptions(pipeline=1))
+    f = report.failure
+    assert f is not None and f.key == b"h:small" and "Bad data format" in f.error
+    assert f.sent_after == 0 and not empty7.command("EXISTS", "h:small")
