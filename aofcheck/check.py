@@ -637,6 +637,10 @@ def run_rdb_check(path: str, name: str, out) -> tuple[bool, int]:
 
     with open(path, "rb") as f:
         res = check_rdb(f, name=name, out=lambda text: out(text))
+    if getattr(res, "terminated", False):
+        # the C checker exits from inside the RDB loader (after "Terminating server
+        # after rdb file reading failure."): redis-check-aof prints nothing more
+        raise _Exit(1)
     return bool(res.ok), int(res.end_offset or 0)
 
 

@@ -329,3 +329,31 @@ def test_divergence_rdb12_preamble_is_checked(corpus_dir, tmp_path):
     assert "RDB preamble of AOF file is not sane" in rout
     orc, oout = run_ours([str(man)])
     assert orc == 0 and oout.endswith("All AOF files and manifest are valid\n")
+
+
+def test_preamble_damage_same_verdict_and_bytes(corpus, tmp_path):
+    """Random damage in the RDB part: same exit code, last line and bytes as Redis (the RDB
+    checker's own report lines belong to check-rdb's tests)."""
+    rnd = random.Random(5)
+    base = corpus.base_rdb
+    for i in range(40):
+        data = bytearray(base + corpus.incr)
+        at = rnd.randrange(9, len(base))
+        if i % 3 == 0:
+            del data[at:]
+        elif i % 3 == 1:
+            data[at] = rnd.randrange(256)
+        else:
+            data[at:at] = bytes(rnd.randrange(256) for _ in range(3))
+        if b"\nfile" in data:
+            continue
+        outs = []
+        for tool, runner in (("redis", run_redis), ("ours", run_ours)):
+            d = tmp_path / f"pd{i}-{tool}"
+            d.mkdir()
+            (d / "F.aof").write_bytes(bytes(data))
+            rc, out = runner(["--fix", "F.aof"], cwd=str(d))
+            outs.append((rc, normalize(out).splitlines()[-1], (d / "F.aof").read_bytes()))
+        assert outs[0][0] == outs[1][0], (i, at, outs[0][1], outs[1][1])
+        assert outs[0][1:] == outs[1][1:] or "RDB" in outs[0][1], (i, at)
+        assert outs[0][2] == outs[1][2]
