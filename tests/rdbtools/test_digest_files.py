@@ -14,7 +14,7 @@ import pytest
 from rdbtools.constants import RdbType
 from rdbtools.digest import LoadRules, ZERO_DIGEST, digest_file, iter_key_digests
 from tests.rdbtools import check_craft as craft
-from tests.support.realredis import RealRedis, load_rdb_in_redis, need_binary
+from tests.support.realredis import load_rdb_in_redis, need_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_RDBS = sorted((ROOT / "fixtures" / "rdb").glob("*.rdb"))
