@@ -226,3 +226,34 @@ SCENARIOS["streams"] = [
     "XREADGROUP GROUP g c STREAMS u >", "XINFO GROUPS u", "SET str x", "XADD str * a b",
     "XLEN str",
 ]
+
+SCENARIOS["dump-restore"] = [
+    "SET s bar", "DUMP s", "SET n 12345", "DUMP n", "SET c aaaaaaaaaaaaaaaaaaaaa", "DUMP c",
+    "RPUSH l a b 1 2", "DUMP l", "SADD is 1 2 3", "DUMP is", "SADD hs a b", "? DUMP hs",
+    "ZADD z 1 a 2.5 b", "DUMP z", "HSET h f1 v1 f2 v2", "DUMP h", "XADD x 1-1 f v", "DUMP x",
+    "DUMP nope", "RESTORE r 0 '\x00\x03bar\n\x00\xe6\xbeI`\xeef\xfd\x17'", "GET r",
+    "RESTORE r 0 '\x00\x03bar\n\x00\xe6\xbeI`\xeef\xfd\x17'",
+    "RESTORE r 0 '\x00\x03bar\n\x00\xe6\xbeI`\xeef\xfd\x17' REPLACE", "GET r",
+    "RESTORE r2 -1 '\x00\x03bar\n\x00\xe6\xbeI`\xeef\xfd\x17'",
+    "RESTORE r2 0 '\x00\x03bar\n\x00\xe6\xbeI`\xeef\xfd\x16'",
+    "RESTORE r2 0 'short'", "RESTORE r2 0 '\x00\x03bar\n\x00\xe6\xbeI`\xeef\xfd\x17' FOO",
+    "RESTORE r2 0 '\x00\x03bar\n\x00\xe6\xbeI`\xeef\xfd\x17' IDLETIME -1",
+    "RESTORE r2 0 '\x00\x03bar\n\x00\xe6\xbeI`\xeef\xfd\x17' FREQ 300",
+    "RESTORE r3 1 '\x00\x03bar\n\x00\xe6\xbeI`\xeef\xfd\x17' ABSTTL", "EXISTS r3",
+    "RESTORE r4 100000 '\x00\x03bar\n\x00\xe6\xbeI`\xeef\xfd\x17'", "TTL r4",
+]
+
+SCENARIOS["scan-and-info"] = [
+    "MSET a 1 b 2 c 3", "RPUSH l x", "~ SCAN 0 COUNT 100", "SCAN 0 MATCH l* COUNT 100",
+    "SCAN 0 TYPE list COUNT 100", "SCAN 0 COUNT 0", "SCAN x", "SCAN 0 FOO",
+    "SELECT 2", "SET k v", "? INFO", "? INFO keyspace", "DBSIZE", "SELECT 0",
+]
+
+SCENARIOS["watch-expired"] = [
+    "SET k v PX 1", "DEBUG SLEEP 0.01", "WATCH k", "GET k", "MULTI", "PING", "EXEC",
+    "SET k2 v", "WATCH k2", "PEXPIRE k2 1", "DEBUG SLEEP 0.01", "MULTI", "PING", "EXEC",
+    "SET k3 v", "WATCH k3", "DEL k3", "MULTI", "PING", "EXEC",
+    "WATCH k4", "SET k4 x", "MULTI", "PING", "EXEC",
+    "SET k5 1", "WATCH k5", "FLUSHDB", "MULTI", "PING", "EXEC",
+    "WATCH k6", "FLUSHDB", "MULTI", "PING", "EXEC",
+]

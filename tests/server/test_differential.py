@@ -32,7 +32,8 @@ def _approx(reply):
 
 def _normalise(reply, unordered: bool):
     if unordered and isinstance(reply, (list, tuple)):
-        return sorted((_normalise(x, False) for x in reply), key=repr)
+        # nested collections (SCAN's key list) are unordered too
+        return sorted((_normalise(x, True) for x in reply), key=repr)
     return reply
 
 
