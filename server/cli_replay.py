@@ -133,25 +133,30 @@ def _summary(report, as_json: bool) -> None:
 
 @contextlib.contextmanager
 def _progress(enabled: bool):
-    """A rich bar on stderr (terminals only) with items done and keys/s."""
+    """A rich bar on stderr (terminals only): keys done out of the file's size hints,
+    keys/s, counts. Without hints (AOF, JSON) it is a spinner with the same figures."""
     if not enabled or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (BarColumn, Progress, SpinnerColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+    with Progress(SpinnerColumn(), BarColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("replaying", total=None)
         start = time.perf_counter()
 
         def on_progress(report) -> None:
             elapsed = time.perf_counter() - start
-            keys = report.keys_written + report.commands_applied
-            bar.update(task, description=(
-                f"item {report.last_number:,}  written {report.written:,}  skipped "
-                f"{report.skipped:,}  failed {report.failed:,}  "
-                f"{keys / elapsed if elapsed else 0:,.0f} keys/s"))
+            keys = (report.keys_written + report.keys_skipped + report.keys_expired
+                    + report.keys_filtered + report.keys_failed)
+            rate = (report.keys_written + report.commands_applied) / elapsed if elapsed else 0
+            bar.update(task, completed=keys, total=report.keys_expected or None,
+                       description=(f"item {report.last_number:,}  written "
+                                    f"{report.written:,}  skipped {report.skipped:,}  failed "
+                                    f"{report.failed:,}  {rate:,.0f} keys/s"))
 
         yield on_progress
 

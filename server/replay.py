@@ -38,7 +38,7 @@ from rdbtools._values import VALUE_READERS, Bad, NeedMore, read_len, read_string
 from rdbtools.constants import U16 as _U16, U64 as _U64, Kind, RdbType
 from rdbtools.errors import FormatError, RdbkitError
 from rdbtools.filters import KeyFilter
-from rdbtools.records import Aux, End, Function, KeyRecord
+from rdbtools.records import Aux, End, Function, KeyRecord, ResizeDb
 from rdbtools.writer import encode_len
 
 from ._client import (Connection, ConnectionLost, ReplyError, Target, TargetError, encode,
@@ -173,6 +173,7 @@ class ReplayReport:
     keys_skipped: int = 0       # present on the target (--on-existing skip)
     keys_expired: int = 0       # already expired: not created (replace: deleted)
     keys_filtered: int = 0      # left out by --db/--key/--type/--skip-expired
+    keys_expected: int = 0      # keys announced by the RDB's RESIZEDB hints seen so far
     keys_failed: int = 0
     functions_written: int = 0
     functions_skipped: int = 0
@@ -627,10 +628,12 @@ class _Planner:
 
 
 def plan(path: str, opts: ReplayOptions, rdb_version: int | None,
-         now_ms: int) -> Iterator[Unit]:
+         now_ms: int, report: ReplayReport | None = None) -> Iterator[Unit]:
     """Numbered units for `path`; numbering starts at 1 and counts every key record,
-    function and AOF command of the source, filtered or not."""
+    function and AOF command of the source, filtered or not. `report.keys_expected`
+    follows the file's size hints (for progress display)."""
     planner = _Planner(opts, rdb_version, now_ms)
+    planner.report = report if report is not None else ReplayReport()
     if planner.can_skim(path):
         skimmer = _Skimmer(planner, path)
         done = 0
@@ -673,6 +676,8 @@ def _plan_items(planner: "_Planner", items, now_ms: int, start: int = 0) -> Iter
             elif cls is Function:
                 n += 1
                 yield planner.function_unit(n, item)
+            elif cls is ResizeDb:
+                planner.report.keys_expected += item.db_size
             elif cls is Aux and planner.key_filtering and item.key in (b"aof-preamble", b"aof-base") \
                     and item.value == b"1":
                 raise ReplayError("--key/--not-key/--type need an RDB or JSON source: AOF "
@@ -920,6 +925,7 @@ class _Skimmer:
                             continue
                         if t == 0xFB:          # RESIZEDB
                             _a, p = read_len(d, p + 1)
+                            pl.report.keys_expected += _a
                             _b, p = read_len(d, p)
                             continue
                         if t == 0xF5:          # FUNCTION2
@@ -1427,7 +1433,7 @@ def replay(path: str, target: Target, opts: ReplayOptions | None = None, *,
         report.rdb_version = version
         sender = _Sender(conns, opts, report, on_progress)
         try:
-            _run(sender, plan(path, opts, version, now_ms), opts)
+            _run(sender, plan(path, opts, version, now_ms, report), opts)
         except _Stop:
             pass
         except FormatError as e:
