@@ -106,7 +106,7 @@ class CheckResult:
             "dbs": self.dbs,
             "functions": self.functions,
             "module_aux": self.module_aux,
-            "aux": {text(k): text(v) for k, v in self.aux},
+            "aux": {k.decode("utf-8", "backslashreplace"): _jsonable(v) for k, v in self.aux},
             "checksum": self.checksum,
             "stored_checksum": None if self.stored_checksum is None
             else f"{self.stored_checksum:016x}",
@@ -117,7 +117,7 @@ class CheckResult:
                 "reason": err.reason,
                 "offset": err.offset,
                 "doing": err.phase,
-                "key": None if err.key is None else text(err.key),
+                "key": None if err.key is None else _jsonable(err.key),
                 "type": err.type,
                 "db": err.db,
                 "class": type(err).__name__,
@@ -135,6 +135,16 @@ class CheckResult:
         where = "" if err is None or err.offset is None else f" at offset {err.offset}"
         reason = "" if err is None else f": {err.reason}"
         return f"{self.name}: BAD{where}{reason}"
+
+
+def _jsonable(data: bytes):
+    """rdbkit's JSON convention: text when the bytes are UTF-8, else {"base64": ...}."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        import base64
+
+        return {"base64": base64.b64encode(data).decode("ascii")}
 
 
 # ---------------------------------------------------------------- internal signals

@@ -52,7 +52,7 @@ def command(files, as_json, summary, strict, now_ms):
     if as_json:
         doc = [r.to_dict() for r in results]
         text = json.dumps(doc if len(doc) > 1 else doc[0], indent=2, ensure_ascii=False)
-        stdout.write(text.encode("utf-8", "surrogateescape") + b"\n")
+        stdout.write(text.encode("utf-8") + b"\n")
     stdout.flush()
     click.get_current_context().exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAIL)
 

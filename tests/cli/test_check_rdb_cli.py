@@ -109,3 +109,11 @@ def test_man_page_examples(tmp_path):
     aof.write_bytes(base[0].read_bytes() + tail)
     doc = json.loads(invoke("--json", aof).stdout)
     assert doc["ok"] and aof.read_bytes()[doc["end_offset"]:] == tail
+
+
+def test_json_with_binary_key_is_valid_utf8(tmp_path):
+    path = tmp_path / "k.rdb"
+    path.write_bytes(craft.rdb(craft.key(1, b"\xff\xfe", b"\x00")))
+    res = invoke("--json", path)
+    doc = json.loads(res.stdout_bytes.decode("utf-8"))
+    assert doc["error"]["key"] == {"base64": "//4="}
