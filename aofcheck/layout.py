@@ -4,8 +4,10 @@ Detection is by content.  A manifest is recognised as Redis 7.2.5+ does it: skip
 comment lines, and the first other line must start with `file`.  redis-check-aof
 7.0.15 looked at *every* line instead, so an AOF holding a value such as `filename`
 (or an RDB preamble with a string starting `file`) was taken for a manifest; we do not
-reproduce that.  A folder (the `appenddirname` folder, or Redis' `dir` holding it) is
-resolved to the one manifest inside it.
+reproduce that.  But 7.2.5's rule alone would take a manifest with a damaged first
+line for a RESP log (and `--fix` would empty it), so a file that does not start like a
+log falls back to 7.0's rule (see `detect`).  A folder (the `appenddirname` folder, or
+Redis' `dir` holding it) is resolved to the one manifest inside it.
 """
 
 from __future__ import annotations
@@ -102,8 +104,51 @@ def _find_manifest(folder: str) -> str:
                       + "; name the one to check")
 
 
+def _first_record_byte(head: bytes) -> int | None:
+    """The first byte that is not inside a leading `#` comment line."""
+    p = 0
+    while p < len(head):
+        if head[p] != 0x23:
+            return head[p]
+        nl = head.find(b"\n", p)
+        if nl < 0:
+            return None
+        p = nl + 1
+    return None
+
+
+def _any_line_starts_with_file(path: str) -> bool:
+    """redis-check-aof 7.0.15's manifest test: any non-comment fgets chunk starting `file`."""
+    with open(path, "rb") as f:
+        carry = b""
+        while True:
+            block = f.read(1 << 20)
+            eof = not block
+            data = carry + block
+            p, n = 0, len(data)
+            while p < n:
+                nl = data.find(b"\n", p, p + MANIFEST_MAX_LINE)
+                if nl < 0 and n - p < MANIFEST_MAX_LINE and not eof:
+                    break  # an incomplete chunk: finish it with the next block
+                end = nl + 1 if nl >= 0 else min(p + MANIFEST_MAX_LINE, n)
+                if data[p:p + 1] != b"#" and data[p:p + 4] == b"file":
+                    return True
+                p = end
+            if eof:
+                return False
+            carry = data[p:]
+
+
 def detect(path: str) -> Layout:
-    """Resolve `path` (file, manifest or folder) to a Layout; raise OSError/LayoutError."""
+    """Resolve `path` (file, manifest or folder) to a Layout; raise OSError/LayoutError.
+
+    Order: a manifest by the 7.2.5 rule; an RDB preamble (`REDIS`, >= 8 bytes); a RESP
+    log when the first record starts with `*`.  A file that starts like neither is
+    ambiguous: if 7.0's rule (any line starting `file`) calls it a manifest -- a
+    manifest whose first line is damaged -- it is checked as one, so that a repair
+    cannot truncate it to nothing as a "RESP log with garbage at offset 0" (which is
+    what 7.2.5 would do); otherwise it is a RESP log.
+    """
     if os.path.isdir(path):
         path = _find_manifest(path)
     size = os.stat(path).st_size
@@ -112,4 +157,7 @@ def detect(path: str) -> Layout:
         return Layout(MULTI_PART, path, _dirname(path))
     if is_rdb(head, size):
         return Layout(PREAMBLE, path, _dirname(path))
+    first = _first_record_byte(head)
+    if size and first != 0x2A and _any_line_starts_with_file(path):
+        return Layout(MULTI_PART, path, _dirname(path))
     return Layout(RESP, path, _dirname(path))

@@ -100,3 +100,19 @@ def test_detect_layouts(tmp_path):
     empty.mkdir()
     with pytest.raises(LayoutError):
         detect(str(empty))
+
+
+def test_damaged_first_manifest_line_is_still_a_manifest(tmp_path):
+    """7.2.5 would check this as a RESP log and --fix would truncate it to 0 bytes."""
+    p = tmp_path / "appendonly.aof.manifest"
+    p.write_bytes(b"fibe a.base.rdb seq 2 type b\nfile a.incr.aof seq 2 type i\n")
+    assert detect(str(p)).kind == MULTI_PART
+    # but a log that starts like a log is a log, whatever its values hold
+    p.write_bytes(b"#TS:1\r\n*3\r\n$3\r\nset\r\n$1\r\na\r\n$8\r\nfilename\r\n")
+    assert detect(str(p)).kind == RESP
+    # and garbage with no `file` line anywhere is a (broken) log
+    p.write_bytes(b"garbage\r\n*1\r\n$4\r\nPING\r\n")
+    assert detect(str(p)).kind == RESP
+    # a `file` line found only after a 1 MB block boundary
+    p.write_bytes(b"x" * ((1 << 20) - 3) + b"\nfile z seq 1 type i\n")
+    assert detect(str(p)).kind == MULTI_PART
