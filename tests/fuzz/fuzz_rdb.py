@@ -10,6 +10,7 @@ fuzzer explores the parser instead of the CRC. Crashes are written where
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -50,20 +51,34 @@ def one_input(data: bytes) -> None:
             parser.feed_eof()
             while parser.next_event() is not DONE:
                 pass
-    except FormatError:
-        pass
+    except FormatError as e:
+        _check_strict(e)
     if len(data) > 1:
         try:
             decode_value(data[0] % 30, data[1:], valkey=bool(data[0] & 0x80))
-        except FormatError:
-            pass
+        except FormatError as e:
+            _check_strict(e)
+
+
+#: RDB_FUZZ_STRICT=1: also fail on a FormatError the parser made out of an unexpected
+#: Python exception (its reason says "malformed"): that means a missing bounds check.
+STRICT = os.environ.get("RDB_FUZZ_STRICT") == "1"
+
+
+class InternalError(AssertionError):
+    pass
+
+
+def _check_strict(e: FormatError) -> None:
+    if STRICT and ("malformed input (" in e.reason or ": malformed (" in e.reason):
+        raise InternalError(str(e)) from e
 
 
 def TestOneInput(data: bytes) -> None:  # noqa: N802 - atheris's name
     try:
         one_input(data)
-    except FormatError:
-        pass
+    except FormatError as e:
+        _check_strict(e)
 
 
 def seed_dir() -> Path:

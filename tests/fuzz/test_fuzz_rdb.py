@@ -28,7 +28,7 @@ def _seeds() -> list[bytes]:
     return seeds + exotic_seeds()
 
 
-def _run_atheris(tmp_path: Path, seconds: int) -> None:
+def _run_atheris(tmp_path: Path, seconds: int, strict: bool = False) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for i, s in enumerate(_seeds()):
@@ -38,8 +38,9 @@ def _run_atheris(tmp_path: Path, seconds: int) -> None:
     cmd = [sys.executable, "-m", "tests.fuzz.fuzz_rdb", f"-max_total_time={seconds}",
            "-timeout=10", "-rss_limit_mb=2048", "-max_len=65536",
            f"-artifact_prefix={art}/", "-print_final_stats=1", str(corpus)]
+    env = dict(os.environ, RDB_FUZZ_STRICT="1" if strict else "0")
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                          timeout=seconds + 120)
+                          timeout=seconds + 120, env=env)
     crashes = sorted(art.iterdir())
     assert proc.returncode == 0 and not crashes, (
         f"fuzzer failed (rc={proc.returncode}); artifacts: {crashes}\n{proc.stderr[-4000:]}")
@@ -89,6 +90,6 @@ def test_fuzz_bounded_ci(tmp_path):
 def test_fuzz_long(tmp_path):
     seconds = int(os.environ.get("RDB_FUZZ_SECONDS", "600"))
     if HAVE_ATHERIS:
-        _run_atheris(tmp_path, seconds)
+        _run_atheris(tmp_path, seconds, strict=True)
     else:
         assert _mutation_loop(seconds, 2) > 0
