@@ -357,3 +357,27 @@ def test_preamble_damage_same_verdict_and_bytes(corpus, tmp_path):
         assert outs[0][0] == outs[1][0], (i, at, outs[0][1], outs[1][1])
         assert outs[0][1:] == outs[1][1:] or "RDB" in outs[0][1], (i, at)
         assert outs[0][2] == outs[1][2]
+
+
+def test_manifest_mutations(fixtures_dir, tmp_path):
+    """Random damage to a real manifest: same output, exit code and files as Redis."""
+    src = fixtures_dir / "aof" / "resp-base" / "appendonlydir"
+    man0 = (src / "appendonly.aof.manifest").read_bytes()
+    rnd = random.Random(9)
+    alphabet = b" \t\r\n\"'\\#filesqtypbhi0123x/"
+    for i in range(60):
+        man = bytearray(man0)
+        for _ in range(rnd.randint(1, 3)):
+            at = rnd.randrange(len(man))
+            op = rnd.randrange(3)
+            if op == 0:
+                del man[at]
+            elif op == 1:
+                man[at] = rnd.choice(alphabet)
+            else:
+                man[at:at] = bytes([rnd.choice(alphabet)])
+
+        def setup(d, man=bytes(man)):
+            shutil.copytree(src, d / "x")
+            (d / "x" / "appendonly.aof.manifest").write_bytes(man)
+        _compare(tmp_path, f"mm{i}", None, ["--fix"], setup=setup, target="x/appendonly.aof.manifest")
