@@ -215,7 +215,10 @@ class _Input:
         parts = [buf]
         have = len(buf)
         while have < n and not self.eof:
-            chunk = self.f.read(min(max(n - have, fileio.CHUNK_SIZE), _READ_CAP))
+            try:
+                chunk = self.f.read(min(max(n - have, fileio.CHUNK_SIZE), _READ_CAP))
+            except OSError as e:
+                raise _Null(self.base + self.pos, f"read error: {e.strerror or e}") from e
             if not chunk:
                 self.eof = True
                 break
@@ -1389,9 +1392,6 @@ def check_rdb(source, *, name: str, out: Callable[[str], None] = lambda line: No
         result.terminated = True
         out(f"{os.getpid()}:C {_log_time()} # Terminating server after rdb file reading "
             "failure.")
-    except OSError as e:
-        _record(checker, CorruptError, _UNEXPECTED_EOF, inp.offset,
-                f"read error: {e.strerror or e}")
     else:
         result.ok = True
         out("[offset %d] \\o/ RDB looks OK! \\o/" % inp.offset)

@@ -72,3 +72,25 @@ def test_huge_counts_in_every_collection_type():
             body = craft.key(rtype, b"k", b"\x81" + struct.pack(">Q", size) + b"\x00" * 20)
             result = check(craft.rdb(body, version=version))
             assert not result.ok
+
+
+def test_read_errors_are_reported_not_raised():
+    import io
+
+    class Failing(io.RawIOBase):
+        def __init__(self):
+            self.calls = 0
+
+        def readable(self):
+            return True
+
+        def read(self, n=-1):
+            self.calls += 1
+            if self.calls > 1:
+                raise OSError(5, "Input/output error")
+            return b"REDIS0010\xfa"
+
+    lines: list[str] = []
+    result = check_rdb(Failing(), name="io.rdb", out=lines.append)
+    assert not result.ok and "Input/output error" in result.detail
+    assert "[offset 10] Unexpected EOF reading RDB file" in lines
