@@ -96,14 +96,13 @@ def test_iter_records_sources_agree(fixtures_dir, tmp_path):
     path = fixture_rdbs(fixtures_dir)[0]
     data = path.read_bytes()
     ref = list(iter_records(data))
-    assert list(iter_records(path)) == [r for r in ref]
+    assert list(iter_records(path)) == ref
     assert list(iter_records(str(path), chunk_size=17)) == ref
     assert list(iter_records(io.BytesIO(data), chunk_size=5)) == ref
     import lz4.frame
     lz = tmp_path / "x.rdb.lz4"
     lz.write_bytes(lz4.frame.compress(data))
-    assert list(iter_records(lz)) == [
-        r for r in ref]  # offsets are those of the decompressed stream
+    assert list(iter_records(lz)) == ref  # offsets are those of the decompressed stream
 
 
 def test_trailing_bytes_ignored(fixtures_dir):
