@@ -489,3 +489,17 @@ def test_stream_node_deltas_wrap_modulo_2_64():
             + _len(0) + _len(1) + _len(0) + _len(0) + _len(2) + _len(0))
     s = keys_of(rdb(body))[0].value
     assert [e.id for e in s.entries] == [(0, 1), (0, (1 << 63) + 1)]
+
+
+def test_iter_records_from_stdin(fixtures_dir):
+    import subprocess
+    import sys
+    path = fixtures_dir / "rdb" / "lru.rdb"
+    if not path.exists():
+        pytest.skip("fixture missing")
+    code = "from rdbtools.reader import load; print(len(load('-').keys))"
+    with open(path, "rb") as f:
+        out = subprocess.run([sys.executable, "-c", code], stdin=f, capture_output=True,
+                             text=True, cwd=str(fixtures_dir.parent), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == len(load(path).keys) > 0
