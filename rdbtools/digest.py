@@ -4,7 +4,9 @@ The point is to prove a file (or a converted copy of it) holds the same data a r
 server would hold after loading it, without starting one. So besides the hashing
 itself this module applies the loader's visible effects: keys already expired at load
 time are dropped, empty collections are skipped, and a `-0.0` score becomes `0` when
-the loader would keep the sorted set as a listpack (formats.md §7.4).
+the loader would keep the sorted set as a listpack (formats.md §7.4). Files only Redis
+7.2+ or Valkey can load are digested as those servers print scores (`fpconv_dtoa()`
+instead of `%.17g`), since no 7.0 could ever show a digest for them.
 
 Hashing (formats.md §7.1): `xor(D, b)` folds SHA1(b) into D (order-free); `mix(D, b)`
 replaces D by SHA1(D xor SHA1(b)) (order-sensitive). The running states are kept as
