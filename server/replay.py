@@ -29,6 +29,7 @@ import os
 import secrets
 import struct
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
@@ -41,8 +42,7 @@ from rdbtools.filters import KeyFilter
 from rdbtools.records import Aux, End, Function, KeyRecord, ResizeDb
 from rdbtools.writer import encode_len
 
-from ._client import (Connection, ConnectionLost, ReplyError, Target, TargetError, encode,
-                      info_fields)
+from ._client import Connection, ConnectionLost, ReplyError, Target, encode, info_fields
 
 __all__ = ["ReplayOptions", "ReplayReport", "Failure", "TtlPolicy", "ReplayError", "replay",
            "rdb_version_for", "MODES", "ON_EXISTING", "iter_source", "plan"]
@@ -1083,13 +1083,17 @@ class _Window:
 
 
 class _Sender:
+    #: Windows of keys in flight per connection (AOF windows go one at a time): enough
+    #: to keep the server busy across scheduling hiccups on a loaded machine.
+    depth = 4
+
     def __init__(self, conns: list[Connection], opts: ReplayOptions, report: ReplayReport,
                  on_progress: Callable[[ReplayReport], None] | None) -> None:
         self.conns = conns
         self.opts = opts
         self.report = report
         self.on_progress = on_progress
-        self.inflight: dict[int, _Window] = {}
+        self.inflight: dict[int, deque] = {i: deque() for i in range(len(conns))}
         self.next_conn = 0
         self.failure: Failure | None = None
         self.ordered = len(conns) == 1
@@ -1185,7 +1189,11 @@ class _Sender:
         if not self.ordered:
             self.next_conn = (self.next_conn + 1) % len(self.conns)
         conn = self.conns[conn_i]
-        if conn_i in self.inflight:
+        queue = self.inflight[conn_i]
+        keys_only = all(u.kind != "aof" for u in units)
+        if not keys_only:
+            self.settle_all()   # AOF commands are not idempotent: one window at a time
+        while queue and (len(queue) >= self.depth or not keys_only):
             self.settle(conn_i)
         if self.failure is not None:
             raise _Stop
@@ -1214,7 +1222,7 @@ class _Sender:
         checks = [u for u in units if u.check_exists]
         if not checks:
             return units
-        if self.inflight:
+        if any(self.inflight.values()):
             self.settle_all()   # a key may repeat one sent in a window still in flight
             if self.failure is not None:
                 return []
@@ -1269,15 +1277,17 @@ class _Sender:
                 conn.db = u.end_db
         self.report.wire_commands += idx
         window = _Window(units, spans, idx, conn)
+        queue = self.inflight[conn_i]
+        queue.append(window)
         try:
             conn.send(b"".join(parts))
         except ConnectionLost as e:
-            self.lost(window, e)
-            return
-        self.inflight[conn_i] = window
+            self.lost_connection(conn_i, e)
 
     def settle(self, conn_i: int) -> None:
-        window = self.inflight.pop(conn_i)
+        """Judge the oldest window in flight on connection `conn_i`."""
+        queue = self.inflight[conn_i]
+        window = queue[0]
         oks = all(u.judge == J_BULK or u.judge == J_RESTORE for u in window.units)
         try:
             if oks:  # every reply should be +OK: check the bytes, parse only if not
@@ -1285,8 +1295,9 @@ class _Sender:
             else:
                 replies = window.conn.collect(window.n_replies)
         except ConnectionLost as e:
-            self.lost(window, e)
+            self.lost_connection(conn_i, e)
             return
+        queue.popleft()
         if replies is None:
             self.all_written(window)
         else:
@@ -1300,12 +1311,32 @@ class _Sender:
         r.keys_written += n
         r.items += n
         r.last_number = max(r.last_number, window.units[-1].last)
+        if self.failure is not None:
+            self.failure.sent_after += sum(
+                u.last - max(u.number - 1, self.failure.number) for u in window.units
+                if u.last > self.failure.number)
         if self.on_progress is not None:
             self.on_progress(r)
 
     def settle_all(self) -> None:
-        for conn_i in sorted(self.inflight):
-            self.settle(conn_i)
+        for conn_i, queue in self.inflight.items():
+            while queue:
+                self.settle(conn_i)
+
+    def lost_connection(self, conn_i: int, e: ConnectionLost) -> None:
+        """The connection broke: the replies that did arrive judge the windows in flight
+        on it, oldest first; the first unanswered unit is where a resume starts."""
+        queue = self.inflight[conn_i]
+        got = e.replies
+        while queue:
+            window = queue.popleft()
+            if len(got) >= window.n_replies:
+                self.judge_window(window, got[:window.n_replies])
+                got = got[window.n_replies:]
+                continue
+            self.lost(window, ConnectionLost(str(e), got))
+            got = []
+            queue.clear()
 
     def judge_window(self, window: _Window, replies: list) -> None:
         prev = 0
@@ -1318,7 +1349,8 @@ class _Sender:
                 last = u.last
                 prev = start + 1
                 continue
-            if self.failure is not None and u.number > self.failure.number:
+            if self.failure is not None and u.number > self.failure.number \
+                    and u.judge != J_BULK:      # judge_bulk counts its own items
                 self.failure.sent_after += 1
             bad_select = [r for r in replies[prev:start] if isinstance(r, ReplyError)]
             prev = start + count
@@ -1435,7 +1467,7 @@ def replay(path: str, target: Target, opts: ReplayOptions | None = None, *,
         try:
             _run(sender, plan(path, opts, version, now_ms, report), opts)
         except _Stop:
-            pass
+            sender.settle_all()   # what is still in flight ran: count it
         except FormatError as e:
             try:
                 sender.settle_all()
