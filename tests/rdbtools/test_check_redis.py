@@ -151,3 +151,15 @@ def test_divergence_module_cut_at_an_opcode(tmp_path):
     assert theirs(path, timeout=2) is None  # redis-check-rdb 7.0 loops forever
     status, lines = ours(path)
     assert status == 1 and f"[offset {len(data)}] Unexpected EOF reading RDB file" in lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("base", DAMAGE_BASES, ids=[Path(b).name for b in DAMAGE_BASES])
+def test_every_cut_and_many_flips(tmp_path, base):
+    """The long version: every truncation offset and 2000 bit flips per fixture."""
+    data = (ROOT / base).read_bytes()
+    rnd = random.Random(f"slow-{base}")
+    paths = [_write(tmp_path, f"cut-{cut}.rdb", data[:cut]) for cut in range(len(data))]
+    paths += [_write(tmp_path, f"{name}.rdb", d)
+              for name, d in _damaged(data, rnd, 2000) if name.startswith("flip")]
+    assert compare_many(paths) == []
