@@ -518,3 +518,36 @@ def test_damaged_blob_without_verify_is_refused_by_the_target(empty7):
     # keys already in flight behind it were applied and are counted as such
     total = sum(keyspace_counts(empty7.command("INFO", "keyspace")).values())
     assert report.keys_written == total == f.number - 1 + f.sent_after
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("mode", ["restore", "auto"])
+def test_lfu_counters_travel(empty7, mode):
+    """FREQ opcodes become RESTORE ... FREQ (OBJECT FREQ needs an LFU policy)."""
+    path = FIXTURES / "rdb" / "lfu.rdb"
+    side = json.loads(path.with_suffix(".json").read_text())
+    empty7.command("CONFIG", "SET", "maxmemory-policy", "allkeys-lfu")
+    empty7.command("CONFIG", "SET", "lfu-decay-time", "0")
+    try:
+        replay(str(path), _target(empty7), ReplayOptions(mode=mode, verify=mode == "restore"))
+        for k in side["truth"]["keys"]:
+            cli = empty7.client(db=k["db"])
+            assert cli.object("freq", k["key"]) == k["lfu_freq"], k["key"]
+            cli.close()
+    finally:
+        empty7.command("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        empty7.command("CONFIG", "SET", "lfu-decay-time", "1")
+
+
+@pytest.mark.interop
+def test_lru_idle_times_travel(empty7):
+    path = FIXTURES / "rdb" / "lru.rdb"
+    side = json.loads(path.with_suffix(".json").read_text())
+    replay(str(path), _target(empty7), ReplayOptions())
+    big = [k for k in side["truth"]["keys"] if k["lru_idle_s_before_save"] >= 100]
+    assert big
+    for k in big:
+        cli = empty7.client(db=k["db"])
+        idle = cli.object("idletime", k["key"])
+        cli.close()
+        assert abs(idle - k["lru_idle_s_before_save"]) <= 2, k["key"]
