@@ -19,7 +19,7 @@ def get_hash(e, db, key):
         return None
     if type(v) is not RHash:
         raise CommandError(WRONGTYPE)
-    if v.fexp:
+    if v.fexp and not e.loading:
         _purge(e, db, key, v)
         if not v:
             db.delete(key)
@@ -334,7 +334,7 @@ def _hexpire(e, c, argv, base, seconds):
                 (cond == b"lt" and cur is not None and when >= cur):
             out.append(0)
             continue
-        if when <= e.now_ms:
+        if when <= e.now_ms and not e.loading:
             del h[f]
             if h.fexp:
                 h.fexp.pop(f, None)

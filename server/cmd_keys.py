@@ -55,7 +55,7 @@ def type_(e, c, argv):
 def keys(e, c, argv):
     db = c.db
     match = glob_matcher(argv[1])
-    now = e.now_ms
+    now = -1 if e.loading else e.now_ms
     exp = db.expires
     return [k for k in db.data if match(k) and not (k in exp and exp[k] <= now)]
 
@@ -564,7 +564,7 @@ def restore(e, c, argv):
     if kind is None:
         return err("ERR Bad data format")
     try:
-        obj = from_record(kind, value, fexp, e.config)
+        obj = from_record(kind, value, fexp, e.config, rtype)
     except (ValueError, TypeError):
         return err("ERR Bad data format")
     if kind != kind.STRING and kind != kind.STREAM and len(obj) == 0:
@@ -575,7 +575,7 @@ def restore(e, c, argv):
     if replace:
         if db.delete(key):
             e.dirty += 1
-    if when is not None and when <= e.now_ms:
+    if when is not None and when <= e.now_ms and not e.loading:
         e.rewrite([b"DEL", key])
         e.dirty += 1
         return OK

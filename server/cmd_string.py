@@ -206,7 +206,7 @@ def getex(e, c, argv):
     if v is None:
         return None
     if when is not None:
-        if when <= e.now_ms:
+        if when <= e.now_ms and not e.loading:
             db.delete(argv[1])
             e.dirty += 1
             e.rewrite([b"DEL", argv[1]])

@@ -29,14 +29,15 @@ class Database:
         v = self.data.get(key)
         if v is not None and self.expires:
             when = self.expires.get(key)
-            if when is not None and when <= self.engine.now_ms:
+            if when is not None and when <= self.engine.now_ms and not self.engine.loading:
                 self.expire_now(key)
                 return None
         return v
 
     def is_expired(self, key: bytes) -> bool:
+        """Logically expired? Never while loading, as Redis's keyIsExpired()."""
         when = self.expires.get(key)
-        return when is not None and when <= self.engine.now_ms
+        return when is not None and when <= self.engine.now_ms and not self.engine.loading
 
     def expire_now(self, key: bytes) -> None:
         """Reclaim a key whose time has come, and propagate it as a DEL."""

@@ -196,8 +196,12 @@ def stream_record(s: RStream) -> Stream:
                   entries_added=s.added, groups=tuple(groups))
 
 
-def from_record(kind: Kind, value, field_expires, cfg):
-    """rdbtools record value -> server value with the encoding Redis would pick on load."""
+def from_record(kind: Kind, value, field_expires, cfg, rtype=None):
+    """rdbtools record value -> server value with the encoding Redis would pick on load.
+
+    `rtype` is the on-disk type when known: a ziplist/listpack zset keeps a stored -0
+    score as -0.0 (Redis's loader copies the blob; only later inserts turn it into 0).
+    """
     if kind == Kind.STRING:
         return bytes(value)
     if kind == Kind.LIST:
@@ -217,8 +221,14 @@ def from_record(kind: Kind, value, field_expires, cfg):
         z = RZset()
         z.lp = len(value) <= cfg.zset_max_entries and all(
             len(m) <= cfg.zset_max_value for m, _ in value)
+        keep_neg_zero = z.lp and rtype is not None and int(rtype) in (12, 17)
         for m, sc in value:
-            z.add(m, sc)
+            if keep_neg_zero and sc == 0.0:
+                z.lp = False  # RZset.add would store -0.0 as 0 in listpack mode
+                z.add(m, sc)
+                z.lp = True
+            else:
+                z.add(m, sc)
         return z
     if kind == Kind.STREAM:
         s = RStream()
