@@ -515,17 +515,21 @@ def _read_id_lens(d, p):
 def _v_stream(d, p, ctx, ver=1):
     nodes, p = read_count(d, p, "stream node", 2)
     entries = []
-    for _ in range(nodes):
-        at = p
-        nodekey, p = read_string(d, p)
-        if len(nodekey) != 16:
-            raise Bad(f"stream node key is {len(nodekey)} bytes, not 16", at)
-        mms, mseq = _ID.unpack(nodekey)
-        at = p
-        items, p = _blob(_listpack.entries, d, p, "stream listpack")
-        if not items:
-            raise Bad("empty listpack inside a stream", at)
-        _stream_node(items, mms, mseq, at, entries)
+    i = 0
+    try:
+        for i in range(nodes):
+            at = p
+            nodekey, p = read_string(d, p)
+            if len(nodekey) != 16:
+                raise Bad(f"stream node key is {len(nodekey)} bytes, not 16", at)
+            mms, mseq = _ID.unpack(nodekey)
+            at = p
+            items, p = _blob(_listpack.entries, d, p, "stream listpack")
+            if not items:
+                raise Bad("empty listpack inside a stream", at)
+            _stream_node(items, mms, mseq, at, entries)
+    except NeedMore as e:
+        raise _more(e, nodes, i, 2) from None
     length, p = read_len(d, p)
     last_id, p = _read_id_lens(d, p)
     if ver >= 2:
@@ -550,13 +554,16 @@ def _v_stream(d, p, ctx, ver=1):
             entries_read = _estimate_entries_read(glast, length, last_id, first_id, max_deleted, added)
         npel, p = read_count(d, p, "PEL", 25)
         pel = []
-        for _ in range(npel):
-            if p + 24 > len(d):
-                raise NeedMore(p + 24)
-            eid = _ID.unpack_from(d, p)
-            dtime = _I64.unpack_from(d, p + 16)[0]
-            cnt, p = read_len(d, p + 24)
-            pel.append(PendingEntry(eid, dtime, cnt))
+        try:
+            for _ in range(npel):
+                if p + 24 > len(d):
+                    raise NeedMore(p + 24)
+                eid = _ID.unpack_from(d, p)
+                dtime = _I64.unpack_from(d, p + 16)[0]
+                cnt, p = read_len(d, p + 24)
+                pel.append(PendingEntry(eid, dtime, cnt))
+        except NeedMore as e:
+            raise _more(e, npel, len(pel), 25) from None
         ncons, p = read_count(d, p, "consumer", 10)
         consumers = []
         for _ in range(ncons):
