@@ -257,3 +257,13 @@ SCENARIOS["watch-expired"] = [
     "SET k5 1", "WATCH k5", "FLUSHDB", "MULTI", "PING", "EXEC",
     "WATCH k6", "FLUSHDB", "MULTI", "PING", "EXEC",
 ]
+
+SCENARIOS["digest-composite"] = [
+    "SET str hello", "SET int -42", "RPUSH list one 2 three -4", "SADD iset 5 -3 100000",
+    "SADD sset x y z", "ZADD zs 1 a 2.5 b -1 c", "HSET hs name redis ver 7 pi 3.14",
+    "XADD strm 1700000000000-0 temp 20 hum 50", "XADD strm 1700000000001-0 temp 21 hum 51",
+    "SET withttl v PX 100000000", "DEBUG DIGEST-VALUE str int list iset sset zs hs strm withttl nope",
+    "ZADD big " + " ".join(f"{i} m{i}" for i in range(1, 201)), "DEBUG DIGEST-VALUE big",
+    "ZADD z2 0.1 x -inf y inf w 1e20 v 1.5e-7 u", "DEBUG DIGEST-VALUE z2",
+    "SELECT 5", "SET db5key db5val", "HSET h2 f 123456789012", "DEBUG DIGEST",
+]
