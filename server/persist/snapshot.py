@@ -10,8 +10,6 @@ fatal, module values cannot be held.
 
 from __future__ import annotations
 
-import bisect
-import math
 import os
 import time
 from contextlib import contextmanager
@@ -23,7 +21,6 @@ from rdbtools.reader import iter_records
 from rdbtools.records import Aux, End, Function, Header, KeyRecord, ModuleAux
 from rdbtools.writer import RdbWriter
 
-from ..db import Database
 from ..objects import from_record, to_record
 from ._durable import ChunkedWriter, replace_durably
 
@@ -142,53 +139,21 @@ def save_rdb(engine, path: str, *, tmp: str | None = None, **kw) -> SaveStats:
 
 # -- loading ------------------------------------------------------------------------------
 
-class _LoadingDatabase(Database):
-    """While loading, nothing is expired (Redis's keyIsExpired() says no during loading):
-    an AOF may set a key with a past PXAT and then modify it."""
-
-    __slots__ = ()
-
-    def get(self, key: bytes):
-        return self.data.get(key)
-
-    def is_expired(self, key: bytes) -> bool:
-        return False
-
-
-def _loading_clock() -> float:
-    return 0.0
-
-
 @contextmanager
 def loading(engine):
     """Mark the engine as loading for the duration: no propagation, and nothing counts
-    as expired (Redis's checkAlreadyExpired()/keyIsExpired() say no while loading), so a
-    key or hash field logged with a past PXAT/PEXPIREAT/HPEXPIREAT is still there for the
-    commands after it. The engine's clock reads 0 meanwhile: every expiry comparison in
-    the command modules then says "not yet". AOFs carry absolute times only (Redis has
-    logged EXPIRE/SETEX as absolute since 2.6), so no relative time is computed from it;
-    stream consumers created while loading get seen-time 0 (no digest sees it).
-    """
+    as expired (the engine honours `loading` as Redis's keyIsExpired() and
+    checkAlreadyExpired() do), so a key or hash field logged with a past
+    PXAT/PEXPIREAT/HPEXPIREAT is still there for the commands after it."""
     was = engine.loading
     hooks = engine.prop_hooks
-    clock = engine.clock
     engine.loading = True
     engine.prop_hooks = []
-    engine.clock = _loading_clock
-    swapped = []
-    for db in engine.dbs:
-        if type(db) is Database:
-            db.__class__ = _LoadingDatabase
-            swapped.append(db)
     try:
         yield engine
     finally:
-        for db in swapped:
-            db.__class__ = Database
         engine.loading = was
         engine.prop_hooks = hooks
-        engine.clock = clock
-        engine.now_ms = int(clock() * 1000)
 
 
 def load_rdb(engine, source, *, aof_preamble: bool = False, now_ms: int | None = None,
@@ -262,27 +227,11 @@ def _load_key(engine, rec: KeyRecord, st: LoadStats, cfg, ndbs: int, keep_expire
         raise CorruptError("RDB has duplicated key '%s' in DB %d"
                            % (rec.key.decode("utf-8", "backslashreplace"), rec.db),
                            rec.offset, phase="read-key", key=rec.key, db=rec.db)
-    obj = from_record(kind, value, fexp or None, cfg)
-    if kind is Kind.ZSET and rec.type in _ZSET_BLOBS and obj.lp:
-        _keep_negative_zero(obj, value)
+    obj = from_record(kind, value, fexp or None, cfg, rec.type)
     db.add(rec.key, obj)
     if rec.expire_ms is not None:
         db.expires[rec.key] = rec.expire_ms
     st.keys_loaded += 1
-
-
-_ZSET_BLOBS = (RdbType.ZSET_ZIPLIST, RdbType.ZSET_LISTPACK)
-
-
-def _keep_negative_zero(z, value) -> None:
-    """A ziplist/listpack entry "-0" is copied as-is by 7.0's loader (only zzlInsertAt
-    turns -0.0 into integer 0), so DEBUG DIGEST still sees -0 for it."""
-    for m, sc in value:
-        if sc == 0.0 and math.copysign(1.0, sc) < 0:
-            z.d[m] = sc
-            i = bisect.bisect_left(z.sl, (0.0, m))
-            if i < len(z.sl) and z.sl[i][1] == m:
-                z.sl[i] = (sc, m)
 
 
 def _load_function(engine, rec: Function) -> None:
