@@ -189,7 +189,26 @@ class RespParser:
         buf = self._buf
         q = self._scan
         args = self._args
-        while len(args) < self._argc:
+        argc = self._argc
+        find = buf.find
+        blen = len(buf)
+        maxb = self._max_bulk
+        check_crlf = self._check_crlf
+        while len(args) < argc:
+            # the common case inline: `$<digits>\r\n<payload>\r\n` all buffered
+            if q < blen and buf[q] == 0x24:
+                nl = find(b"\r\n", q + 1, q + _MAX_HEADER_LINE)
+                if nl > q + 1:
+                    digits = buf[q + 1:nl]
+                    if digits.isdigit():
+                        body = nl + 2
+                        end = body + int(digits)
+                        if end - body <= maxb and end + 2 <= blen and (
+                                not check_crlf or buf[end:end + 2] == b"\r\n"):
+                            args.append(bytes(buf[body:end]))
+                            q = end + 2
+                            continue
+            # anything else, with its exact error or a request for more data
             got = self._header(q, b"$")
             if got is NEED_DATA:
                 self._scan = q
