@@ -29,6 +29,8 @@ _FLOAT_OK = re.compile(rb"[+-]?(?:inf(?:inity)?|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)
 
 def to_float(b: bytes, error=NOT_FLOAT) -> float:
     """strtod semantics as Redis checks them: whole string, no spaces, no NaN, no overflow."""
+    if b.isdigit():
+        return float(b)
     if not _FLOAT_OK.match(b):
         raise CommandError(error)
     v = float(b)

@@ -16,6 +16,7 @@ from .objects import RSet, RZset
 from .proto import NULL_ARRAY, err
 
 _SCORE_KEY = (lambda t: t[0])
+_SCORE_START = {bytes([x]) for x in b"0123456789-+."}  # a score, not an option
 _MINMAX_FLOAT = err("ERR min or max is not a float")
 _MINMAX_LEX = err("ERR min or max not valid string range item")
 
@@ -53,6 +54,26 @@ def with_scores(c, pairs):
 
 @command("zadd", -4, "write denyoom fast", 1, 1, 1, "sorted-set", since="1.2.0")
 def zadd(e, c, argv):
+    if len(argv) == 4 and argv[2][:1] in _SCORE_START:
+        # the common `ZADD key score member`
+        score = to_float(argv[2])
+        db = c.db
+        z = get_zset(db, argv[1])
+        m = argv[3]
+        if z is None:
+            z = new_zset(e, 1, len(m))
+            db.add(argv[1], z)
+        elif db.watched:
+            db.touch(argv[1])
+        old = z.d.get(m)
+        if old is None:
+            zadd_member(e, z, m, score)
+            e.dirty += 1
+            return 1
+        if old != score:
+            zadd_member(e, z, m, score)
+            e.dirty += 1
+        return 0
     nx = xx = gt = lt = ch = incr = False
     i = 2
     while i < len(argv):
