@@ -57,9 +57,9 @@ def _table(report) -> None:
         cells = [str(r.db), str(r.server_keys), _s(r.reference_keys)]
         if expected:
             cells.append(_s(r.expected_keys))
-        cells += [r.server_digest, _s(r.reference_digest)]
+        cells += [_short(r.server_digest), _short(r.reference_digest)]
         if expected:
-            cells.append(_s(r.expected_digest))
+            cells.append(_short(r.expected_digest))
         cells.append("[green]ok[/]" if r.ok else "[bold red]DIFFERS[/]")
         t.add_row(*cells)
     if report.dbs or report.ok:
@@ -77,6 +77,11 @@ def _table(report) -> None:
         console.print("[bold green]restore drill passed[/]")
     elif report.log_tail and report.server_digest is None:
         console.print("server log (tail):\n" + report.log_tail, markup=False)
+
+
+def _short(digest) -> str:
+    """Per-database digests shortened for the table (the JSON report has them whole)."""
+    return "-" if digest is None else digest[:12]
 
 
 def _s(value) -> str:
