@@ -354,6 +354,14 @@ class AofManager:
             self._maybe_background_fsync(now)
         return True
 
+    def fsync_now(self) -> None:
+        """Synchronous fsync of the current incr (SHUTDOWN): waits for a background one."""
+        if self._fsyncer is not None:
+            self._fsyncer.drain()
+        if self.fd >= 0:
+            os.fsync(self.fd)
+            self.synced_size = self.last_incr_size
+
     def _fsync_busy(self) -> bool:
         return self._fsyncer is not None and self._fsyncer.busy
 

@@ -29,6 +29,7 @@ class Persistence:
         self.aof.clock = clock
         self.progress = LoadProgress(tick)
         self.boot_result = None
+        self.done = False  # shutdown() ran (SHUTDOWN command or signal): do not repeat
 
     # -- start ------------------------------------------------------------------------
     def boot(self):
@@ -137,16 +138,20 @@ class Persistence:
 
         Also the SIGTERM/SIGINT path: with no flags, save when save points are set.
         """
-        ok = True
         self.rdb.kill_child()
         if self.aof.state != AOF_OFF:
-            self.aof.disable()  # flush + fsync, kills a rewrite child
+            self.aof.flush_before_replies(force=True)
+            self.aof.fsync_now()
         if not nosave and (save or self.rdb.save_params()):
             self.log("Saving the final RDB snapshot before exiting.")
             if not self.rdb.save():
                 self.log("Error trying to save the DB, can't exit.", "#")
-                ok = force
-        return ok
+                if not force:
+                    return False
+        if self.aof.state != AOF_OFF or self.aof.child is not None:
+            self.aof.disable()  # kills a rewrite child, closes the incr
+        self.done = True
+        return True
 
     def config_changed(self, name: str) -> tuple[bool, str]:
         """CONFIG SET hook for the live persistence settings."""

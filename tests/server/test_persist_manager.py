@@ -212,3 +212,15 @@ def test_attach_follows_config_set(tmp_path):
     assert p.aof.fsync_policy == "no"
     run(e, c, "CONFIG SET appendonly no")
     assert p.aof.state == "off"
+
+
+def test_refused_shutdown_keeps_the_aof_going(tmp_path):
+    e = Engine(_config(tmp_path, appendonly="yes", save="1 1", appendfsync="always"))
+    p = _p(tmp_path, e)
+    e.config.values["dir"] = str(tmp_path / "gone")  # the final SAVE fails
+    assert p.shutdown() is False and not p.done
+    e.config.values["dir"] = str(tmp_path)
+    run(e, e.new_client(), "SET still 1")
+    p.before_sleep()
+    assert aof_digest(str(tmp_path / "appendonlydir")) == digest(e)
+    assert p.shutdown() and p.done and p.aof.state == "off"
