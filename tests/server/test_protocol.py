@@ -156,3 +156,57 @@ def test_unauthenticated_limits(cls):
     p.feed(b"*1\r\n$20000\r\n")
     with pytest.raises(ProtocolError, match="unauthenticated bulk"):
         p.commands()
+
+
+# -- fuzzing: the hiredis fast path must agree with the strict parser on any input ------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from([
+    b"*1\r\n", b"*2\r\n", b"*3\r\n", b"*0\r\n", b"*-1\r\n", b"$3\r\nSET\r\n", b"$1\r\nk\r\n",
+    b"$0\r\n\r\n", b"$4\r\nPING\r\n", b"+OK\r\n", b":1\r\n", b"$-1\r\n", b"$03\r\nabc\r\n",
+    b"PING\r\n", b"SET a 'b c'\r\n", b'"unbalanced\r\n', b"\r\n", b"\n", b"*", b"$", b"\r",
+    b"*99999\r\n", b"$2\r\nab", b"*1\r\n$4\r\nEC", b"=7\r\ntxt:abc\r\n", b"*1\r\n*1\r\n",
+])
+
+
+def _run(cls, chunks):
+    p = cls()
+    out = []
+    try:
+        for ch in chunks:
+            p.feed(ch)
+            out.extend(p.commands())
+    except ProtocolError as e:
+        out.append(("error", str(e)))
+    return out
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_PIECES, max_size=12), st.lists(st.integers(0, 60), max_size=4))
+def test_fast_and_strict_parsers_agree(pieces, cuts):
+    data = b"".join(pieces)
+    bounds = sorted({min(c, len(data)) for c in cuts})
+    chunks, last = [], 0
+    for b in bounds + [len(data)]:
+        chunks.append(data[last:b])
+        last = b
+    assert _run(FastRequestParser, chunks) == _run(RequestParser, chunks)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_random_bytes_never_crash_the_parsers(data):
+    assert _run(FastRequestParser, [data]) == _run(RequestParser, [data])
+
+
+def test_garbage_does_not_hurt_the_server(ours):
+    import random
+
+    rnd = random.Random(5)
+    for _ in range(30):
+        junk = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 300)))
+        exchange(ours.port, junk, wait=0.05)
+    data, _ = exchange(ours.port, b"PING\r\n", expect=b"+PONG\r\n", until=b"+PONG\r\n")
+    assert data == b"+PONG\r\n"
