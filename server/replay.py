@@ -790,6 +790,8 @@ def _shifted(args: list, i: int, shift_ms: int, unit_ms: int) -> list:
 
 #: Keys per bulk unit (each one RESTORE; a bulk unit never outgrows one window).
 BULK_KEYS = 256
+#: Bytes the skimmer reads at a time (more when one record is bigger).
+SKIM_CHUNK = fileio.CHUNK_SIZE
 #: Types whose value can be stepped over without decoding it.
 _BLOB_TYPES = frozenset((0, 9, 10, 11, 12, 13, 16, 17, 20))
 
@@ -868,10 +870,10 @@ class _Skimmer:
     The file CRC is checked at the end, as the streaming reader does.
     """
 
-    def __init__(self, planner: "_Planner", path: str, chunk: int = fileio.CHUNK_SIZE):
+    def __init__(self, planner: "_Planner", path: str, chunk: int | None = None):
         self.planner = planner
         self.path = path
-        self.chunk = chunk
+        self.chunk = chunk or SKIM_CHUNK
         self.end_offset: int | None = None
 
     def units(self):
@@ -910,6 +912,7 @@ class _Skimmer:
             bulk_db = 0
             while True:
                 start = p
+                key = None
                 try:
                     t = d[p]
                     expire = None
@@ -994,7 +997,9 @@ class _Skimmer:
                         from rdbtools.errors import TruncatedError
 
                         raise TruncatedError("unexpected end of file", base + len(d),
-                                             valid_up_to=base + start, path=self.path) from None
+                                             valid_up_to=base + start, path=self.path,
+                                             phase="read-object-value" if key is not None
+                                             else "read-type", key=key) from None
                     crc = crc64(d[:start], crc)
                     more = f.read(max(self.chunk, len(d) - start))
                     if not more:
@@ -1004,8 +1009,9 @@ class _Skimmer:
                     p = 0
                     continue
                 except Bad as e:
-                    raise e.cls(e.reason, base + e.at, phase="read-object-value",
-                                key=None, path=self.path) from None
+                    raise e.cls(e.reason, base + e.at, path=self.path, key=key,
+                                phase="read-object-value" if key is not None
+                                else "read-key") from None
                 except _SkimAbort as e:
                     # hand over to the full parser; what was gathered goes first
                     if bulk_cmds:

@@ -551,3 +551,43 @@ def test_lru_idle_times_travel(empty7):
         idle = cli.object("idletime", k["key"])
         cli.close()
         assert abs(idle - k["lru_idle_s_before_save"]) <= 2, k["key"]
+
+
+def _wire(units) -> list:
+    return [(u.number, u.last, u.db, b"".join(u.cmds), u.outcome) for u in units]
+
+
+@pytest.mark.parametrize("name", [p.name for p in RDB_FIXTURES])
+def test_skimmer_same_units_in_any_chunking(monkeypatch, name):
+    """Refilling the skimmer's buffer mid-record changes nothing (time and the
+    temporary-name token are pinned so runs compare byte for byte)."""
+    import server.replay as rp
+
+    path = str(FIXTURES / "rdb" / name)
+    monkeypatch.setattr(rp.secrets, "token_hex", lambda n: "0" * (2 * n))
+    whole = _wire(plan(path, ReplayOptions(), 10, 10**12))
+    for chunk in (1, 7, 300):
+        monkeypatch.setattr(rp, "SKIM_CHUNK", chunk)
+        assert _wire(plan(path, ReplayOptions(), 10, 10**12)) == whole, chunk
+
+
+@pytest.mark.parametrize("chunk", [13, 1 << 20])
+def test_skimmer_truncation_sweep(monkeypatch, chunk):
+    """Every cut of a file: the plan either completes (only the whole file) or stops
+    with TruncatedError whose valid_up_to is at or before the cut."""
+    import server.replay as rp
+    from rdbtools.errors import TruncatedError
+
+    monkeypatch.setattr(rp, "SKIM_CHUNK", chunk)
+    data = (FIXTURES / "rdb" / "uncompressed.rdb").read_bytes()
+    tmp = Path(__import__("tempfile").mkdtemp())
+    try:
+        for cut in list(range(9, len(data), 37)) + [len(data) - 1]:
+            f = tmp / f"cut{cut}.rdb"
+            f.write_bytes(data[:cut])
+            with pytest.raises(TruncatedError) as info:
+                list(plan(str(f), ReplayOptions(), 10, 0))
+            assert info.value.valid_up_to <= cut
+            f.unlink()
+    finally:
+        shutil.rmtree(tmp)
