@@ -381,3 +381,12 @@ def test_manifest_mutations(fixtures_dir, tmp_path):
             shutil.copytree(src, d / "x")
             (d / "x" / "appendonly.aof.manifest").write_bytes(man)
         _compare(tmp_path, f"mm{i}", None, ["--fix"], setup=setup, target="x/appendonly.aof.manifest")
+
+
+def test_multi_part_truncate_to_timestamp(corpus, tmp_path):
+    stamps = sorted({ev.timestamp for ev in iter_events(corpus.incr)
+                     if isinstance(ev, Annotation) and ev.timestamp})
+    assert stamps
+    for ts in sorted({stamps[0] - 1, stamps[0], stamps[-1] - 1, stamps[-1]}):
+        _compare(tmp_path, f"mpts{ts}", None, ["--truncate-to-timestamp", str(ts)],
+                 setup=_multi_setup(corpus, lambda d: None), target=MAN)
