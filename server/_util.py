@@ -10,6 +10,11 @@ from .engine import NOT_FLOAT, NOT_INT, SYNTAX, WRONGTYPE, CommandError
 from .objects import INT64_MAX, INT64_MIN, canonical_int
 
 
+#: SRANDMEMBER/HRANDFIELD/ZRANDMEMBER with a negative count build their reply in
+#: memory here (Redis streams it): beyond this many elements they answer an error.
+MAX_RANDOM_REPLY = 10_000_000
+
+
 def to_int(b: bytes, error=NOT_INT) -> int:
     v = canonical_int(b)
     if v is None:

@@ -9,6 +9,7 @@ from .cmd_keys import _cursor, _scan_opts
 from .cmd_string import float_add
 from .engine import SYNTAX, WRONGTYPE, CommandError, command
 from .objects import RHash, canonical_int
+from ._util import MAX_RANDOM_REPLY
 from .proto import OK, Map, err
 from rdbtools.constants import HFE_EXPIRE_TIME_MAX
 
@@ -234,6 +235,9 @@ def hrandfield(e, c, argv):
         elif len(argv) > 4:
             return SYNTAX
         if count < -(1 << 62) or count > (1 << 62):
+            return err("ERR value is out of range")
+        if count < -MAX_RANDOM_REPLY:
+            # Redis would stream them all; we refuse to build such a reply in memory
             return err("ERR value is out of range")
     h = get_hash(e, c.db, argv[1])
     if count is None:

@@ -9,6 +9,7 @@ from .cmd_hash import scan_collection
 from .cmd_keys import _cursor, _scan_opts
 from .engine import SYNTAX, WRONGTYPE, CommandError, command
 from .objects import RSet, canonical_int
+from ._util import MAX_RANDOM_REPLY
 from .proto import NULL_ARRAY, RSetReply, err
 
 
@@ -151,6 +152,9 @@ def srandmember(e, c, argv):
     if len(argv) == 3:
         count = to_int(argv[2])
         if count < -(1 << 62) or count > (1 << 62):
+            return err("ERR value is out of range")
+        if count < -MAX_RANDOM_REPLY:
+            # Redis would stream them all; we refuse to build such a reply in memory
             return err("ERR value is out of range")
     s = get_set(c.db, argv[1])
     if count is None:

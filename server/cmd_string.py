@@ -498,8 +498,10 @@ def bitcount(e, c, argv):
         if start > end:
             return 0
         if bit:
-            bits = "".join(format(x, "08b") for x in data[start >> 3:(end >> 3) + 1])
-            lo = start & 7
-            return bits[lo:lo + end - start + 1].count("1")
+            chunk = data[start >> 3:(end >> 3) + 1]
+            v = int.from_bytes(chunk, "big")
+            v >>= 7 - (end & 7)                       # drop bits after `end`
+            v &= (1 << (end - start + 1)) - 1         # drop bits before `start`
+            return v.bit_count()
         data = data[start:end + 1]
     return int.from_bytes(data, "big").bit_count() if data else 0

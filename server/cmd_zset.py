@@ -13,6 +13,7 @@ from .cmd_keys import _cursor, _scan_opts
 from .cmd_list import _mpop_args
 from .engine import NOT_FLOAT, SYNTAX, WRONGTYPE, CommandError, command
 from .objects import RSet, RZset
+from ._util import MAX_RANDOM_REPLY
 from .proto import NULL_ARRAY, err
 
 _SCORE_KEY = (lambda t: t[0])
@@ -738,6 +739,9 @@ def zrandmember(e, c, argv):
         elif len(argv) > 4:
             return SYNTAX
         if count < -(1 << 62) or count > (1 << 62):
+            return err("ERR value is out of range")
+        if count < -MAX_RANDOM_REPLY:
+            # Redis would stream them all; we refuse to build such a reply in memory
             return err("ERR value is out of range")
     z = get_zset(c.db, argv[1])
     if count is None:

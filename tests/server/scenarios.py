@@ -267,3 +267,12 @@ SCENARIOS["digest-composite"] = [
     "ZADD z2 0.1 x -inf y inf w 1e20 v 1.5e-7 u", "DEBUG DIGEST-VALUE z2",
     "SELECT 5", "SET db5key db5val", "HSET h2 f 123456789012", "DEBUG DIGEST",
 ]
+
+SCENARIOS["bits"] = [
+    "SET k foobar", "BITCOUNT k", "BITCOUNT k 1 1", "BITCOUNT k 5 30 BIT", "BITCOUNT k 0 47 BIT",
+    "BITCOUNT k -5 -1 BIT", "BITCOUNT k 3 2 BIT", "BITCOUNT k 0 -1 BYTE", "BITCOUNT k 0",
+    "BITCOUNT k 0 1 FOO", "BITCOUNT nope", "SETBIT b 7 1", "GET b", "GETBIT b 7",
+    "GETBIT b 100", "SETBIT b 7 0", "SETBIT b -1 1", "SETBIT b 1 2", "SETBIT b 20 1",
+    "STRLEN b", "OBJECT ENCODING b", "LCS k b", "SET x ohmytext", "SET y mynewtext",
+    "LCS x y", "LCS x y LEN",
+]
