@@ -41,13 +41,22 @@ def _write(stream, text: str) -> None:
     stream.write(text.encode("utf-8", "surrogateescape"))
 
 
-@click.command(name="check-aof", help=HELP, add_help_option=False,
+class _RawArgs(click.Command):
+    """Keeps argv exactly as typed: redis-check-aof matches arguments by position and
+    count, so even `--` must reach that logic untouched (click would eat it)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["check_aof_argv"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+@click.command(name="check-aof", cls=_RawArgs, help=HELP, add_help_option=False,
                context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 @friendly_errors
 def command(ctx: click.Context, args: tuple[str, ...]) -> None:
-    argv = list(args)
+    argv = ctx.meta.get("check_aof_argv", list(args))
     if any(a in ("-h", "--help") for a in argv):
         click.echo(ctx.get_help())
         ctx.exit(0)

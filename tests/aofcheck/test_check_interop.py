@@ -243,7 +243,8 @@ def test_manifest_errors(corpus, tmp_path, idx):
 
 def test_usage_forms(tmp_path):
     for args in ([], ["--fix"], ["a", "b"], ["--truncate-to-timestamp", "1", "a", "b"],
-                 ["--truncate-to-timestamp", "12x", "F.aof"], ["--nope", "F.aof"]):
+                 ["--truncate-to-timestamp", "12x", "F.aof"], ["--nope", "F.aof"],
+                 ["--", "F.aof"], ["--fix", "--", "F.aof"]):
         results = []
         for runner in (run_redis, run_ours):
             d = tmp_path / f"u{len(results)}"
