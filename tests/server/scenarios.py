@@ -276,3 +276,17 @@ SCENARIOS["bits"] = [
     "STRLEN b", "OBJECT ENCODING b", "LCS k b", "SET x ohmytext", "SET y mynewtext",
     "LCS x y", "LCS x y LEN",
 ]
+
+SCENARIOS["resp3-more"] = [
+    "? HELLO 3", "SADD s a", "SADD t a b", "SINTER s t", "SUNION s", "SDIFF t s", "SPOP s 1",
+    "SADD one x", "SRANDMEMBER one 1", "SMISMEMBER t a z", "ZADD z 1 a 2 b", "ZINCRBY z 1 a",
+    "ZADD z INCR 1 b", "ZMSCORE z a b nope", "ZUNION 1 z WITHSCORES", "ZRANGEBYSCORE z 0 10 WITHSCORES",
+    "ZREVRANGE z 0 -1 WITHSCORES", "ZMPOP 1 z MIN", "BZPOPMIN z 0", "ZPOPMAX nope",
+    "INCRBYFLOAT f 1.5", "HSET h f v", "HRANDFIELD h 1 WITHVALUES", "HKEYS h",
+    "XADD x 1-0 a b", "XREAD STREAMS x 0", "XREAD STREAMS nope 0", "XRANGE x - +",
+    "XINFO STREAM x", "XGROUP CREATE x g 0", "XREADGROUP GROUP g c STREAMS x >",
+    "XPENDING x g", "XINFO GROUPS x", "LPOS nope a", "LPOP nope", "BLPOP nope 0.01",
+    "MULTI", "GET nope", "ZSCORE z b", "EXEC", "EXISTS z", "TYPE z", "OBJECT ENCODING h",
+    "FUNCTION LOAD '#!lua name=l\nredis.register_function(\"f\", function() return 1 end)'",
+    "FUNCTION LIST", "FUNCTION STATS", "? INFO server", "? CLIENT INFO",
+]
