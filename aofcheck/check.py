@@ -41,6 +41,8 @@ _LONG_BUF = 128
 _ANNOT_BUF = 1024
 #: Longest digit string the fast scan trusts (any value fits a C long).
 _FAST_DIGITS = 18
+#: Bytes the fast scan searches for a header's CRLF (prefix + up to 17 digits + CRLF).
+_FAST_WINDOW = 20
 #: How often the fast scan gives checked pages back (see `_release`).
 _RELEASE_EVERY = 16 << 20
 
@@ -406,7 +408,7 @@ class _Checker:
         mark = p + _RELEASE_EVERY
         try:
             while m[p] == 0x2A:
-                e = find(crlf, p, p + 20)
+                e = find(crlf, p, p + _FAST_WINDOW)
                 if e < 0:
                     break
                 s = m[p + 1:e]
@@ -417,7 +419,7 @@ class _Checker:
                 q = e + 2
                 if argc <= 0 or m[q] != 0x24:
                     break
-                e = find(crlf, q, q + 20)
+                e = find(crlf, q, q + _FAST_WINDOW)
                 if e < 0:
                     break
                 s = m[q + 1:e]
@@ -435,7 +437,7 @@ class _Checker:
                 for _ in range(argc - 1):
                     if m[q] != 0x24:
                         break
-                    e = find(crlf, q, q + 20)
+                    e = find(crlf, q, q + _FAST_WINDOW)
                     if e < 0:
                         break
                     s = m[q + 1:e]
