@@ -125,6 +125,7 @@ class Engine:
         self.clients: dict[int, Client] = {}
         self.next_client_id = 1
         self.prop_hooks: list = []
+        self.log = lambda msg, mark="*": None  # the server installs its logger
         self._prop_override = None
         self._prop_db = -1
         self.dirty = 0
@@ -216,6 +217,15 @@ class Engine:
             reply = cmd.handler(self, c, argv)
         except CommandError as e:
             reply = e.reply
+        except RecursionError:
+            reply = err("ERR rdbkit-server: nesting too deep in '%s'" % cmd.fullname)
+        except Exception as e:  # a bug here must not take the whole server down
+            import traceback
+
+            self.log("Internal error in '%s': %s" % (
+                cmd.fullname, "".join(traceback.format_exception(e)).rstrip()), "#")
+            reply = err("ERR rdbkit-server internal error in '%s': %s" % (
+                cmd.fullname, type(e).__name__))
         cmd.calls += 1
         c.last_cmd = cmd.fullname
         if type(reply) is Error:

@@ -142,6 +142,8 @@ class Server:
         self.write_at_once = True
         self.active_expire_enabled = True
         engine.net_info = self.net_info
+        if log is not None:
+            engine.log = log
         engine.active_expire_enabled = True
 
     # -- setup -------------------------------------------------------------------------
@@ -220,10 +222,15 @@ class Server:
                     if conn is None:
                         self.accept(key.fileobj)
                         continue
-                    if mask & selectors.EVENT_WRITE:
-                        self.flush(conn)
-                    if mask & selectors.EVENT_READ and not conn.dead:
-                        self.read(conn)
+                    try:
+                        if mask & selectors.EVENT_WRITE:
+                            self.flush(conn)
+                        if mask & selectors.EVENT_READ and not conn.dead:
+                            self.read(conn)
+                    except Exception as e:  # one client's trouble never stops the server
+                        self.log(f"Closing client {conn.client.addr} after an internal "
+                                 f"error: {type(e).__name__}: {e}", "#")
+                        self.close_conn(conn)
                 if self.blocked and self.engine.dirty != self.last_dirty:
                     self.retry_blocked()
                 self.last_dirty = self.engine.dirty
