@@ -36,7 +36,7 @@ from typing import Callable, Iterator
 from rdbtools import fileio
 from rdbtools._crc import _MODEL as _CRC_MODEL, crc64
 from rdbtools._values import VALUE_READERS, Bad, NeedMore, read_len, read_string
-from rdbtools.constants import U16 as _U16, U64 as _U64, Kind, RdbType
+from rdbtools.constants import TYPE_KIND, U16 as _U16, U64 as _U64, Kind, RdbType
 from rdbtools.errors import FormatError, RdbkitError
 from rdbtools.filters import KeyFilter
 from rdbtools.records import Aux, End, Function, KeyRecord, ResizeDb
@@ -409,6 +409,7 @@ class _Prepend:
 # Planning: source items -> numbered units
 
 _STRING_TYPE = RdbType.STRING
+_COLLECTIONS = (Kind.LIST, Kind.SET, Kind.ZSET, Kind.HASH)
 _I32 = struct.Struct("<i")
 _I64 = struct.Struct("<q")
 
@@ -495,6 +496,9 @@ class _Planner:
             fexp = opts.ttl.apply_fields(rec.field_expires)
             if expire != rec.expire_ms or fexp is not rec.field_expires:
                 rec = replace(rec, expire_ms=expire, field_expires=fexp)
+        if rec.kind in _COLLECTIONS and not rec.value:
+            # loaders skip empty collections (and RESTORE refuses them): left out
+            return Unit(n, n, [], J_NONE, db, db, rec.key, outcome="filtered")
         if expire is not None and expire < self.now:
             if opts.skip_expired:
                 return Unit(n, n, [], J_NONE, db, db, rec.key, outcome="filtered")
@@ -1395,6 +1399,9 @@ class _Sender:
             elif isinstance(reply, ReplyError) and reply.code == "BUSYKEY" \
                     and self.opts.on_existing == "skip":
                 r.keys_skipped += 1
+            elif isinstance(reply, ReplyError) and "Bad data format" in str(reply) \
+                    and _empty_collection(u.cmds[i]):
+                r.keys_filtered += 1     # an empty collection: loaders skip those too
             else:
                 r.keys_failed += 1
                 if self.failure is None:
@@ -1420,6 +1427,19 @@ class _Sender:
             if self.failure is None or u.number < self.failure.resume_from:
                 self.failure = Failure(u.number, u.number, str(e), u.key, u.db)
             break
+
+
+def _empty_collection(restore_cmd: bytes) -> bool:
+    """Is the payload of this RESTORE an empty list/set/zset/hash (stored as is)?"""
+    from aofcheck.resp import iter_events
+    from rdbtools.payload import parse_payload
+
+    try:
+        payload = next(iter_events(restore_cmd)).args[3]
+        rtype, value, _fexp = parse_payload(payload)
+    except (FormatError, StopIteration, IndexError):
+        return False
+    return TYPE_KIND.get(rtype) in _COLLECTIONS and not value
 
 
 def _server_version(conn: Connection) -> str | None:
