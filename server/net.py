@@ -94,7 +94,7 @@ class Conn:
             return
         _, blk, _ = self.blocked
         self.blocked = None
-        self.server.blocked.discard(self)
+        self.server._drop_blocked(self)
         if as_error:
             self.reply(err("UNBLOCKED client unblocked via CLIENT UNBLOCK"))
         else:
@@ -131,6 +131,8 @@ class Server:
         self.conns: dict[int, Conn] = {}
         self.pending_write: set[Conn] = set()
         self.blocked: set[Conn] = set()
+        self.block_order: dict[Conn, int] = {}
+        self.block_seq = 0
         self.running = False
         self.log = log or (lambda msg: None)
         self.ports: list[int] = []
@@ -389,19 +391,27 @@ class Server:
     def _block(self, conn: Conn, argv, blk: Block) -> None:
         deadline = time.monotonic() + blk.timeout if blk.timeout > 0 else None
         conn.blocked = (blk.rerun or argv, blk, deadline)
+        self.block_seq += 1
+        self.block_order[conn] = self.block_seq
         self.blocked.add(conn)
 
+    def _drop_blocked(self, conn: Conn) -> None:
+        self.blocked.discard(conn)
+        self.block_order.pop(conn, None)
+
     def retry_blocked(self) -> None:
-        for conn in sorted(self.blocked, key=lambda c: c.client.id):
+        # first blocked, first served, as Redis serves clients blocked on a key
+        order = self.block_order
+        for conn in sorted(self.blocked, key=lambda c: order.get(c, 0)):
             if conn.blocked is None or conn.dead:
-                self.blocked.discard(conn)
+                self._drop_blocked(conn)
                 continue
             argv, blk, deadline = conn.blocked
             reply = self.engine.execute(conn.client, argv)
             if type(reply) is Block:
                 continue
             conn.blocked = None
-            self.blocked.discard(conn)
+            self._drop_blocked(conn)
             conn.reply(reply)
             self.pending_write.add(conn)
             self.process(conn)
@@ -464,7 +474,7 @@ class Server:
         except OSError:
             pass
         self.conns.pop(conn.fd, None)
-        self.blocked.discard(conn)
+        self._drop_blocked(conn)
         self.pending_write.discard(conn)
         self.engine.free_client(conn.client)
 
@@ -504,7 +514,7 @@ class Server:
             _, blk, deadline = conn.blocked
             if deadline is not None and now >= deadline:
                 conn.blocked = None
-                self.blocked.discard(conn)
+                self._drop_blocked(conn)
                 conn.reply(blk.timeout_reply)
                 self.pending_write.add(conn)
                 self.process(conn)

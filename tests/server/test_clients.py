@@ -272,3 +272,25 @@ def test_redis_benchmark_against_us(ours):
     assert out.returncode == 0, out.stderr
     names = [line.split(",")[0].strip('"') for line in out.stdout.splitlines()[1:]]
     assert names == ["SET", "GET", "LPUSH", "HSET", "ZADD"]
+
+
+def test_blocked_clients_are_served_in_blocking_order(ours, r):
+    results = []
+
+    def waiter(name, delay):
+        time.sleep(delay)
+        c = ours.client()
+        results.append((name, c.blpop(["fifo"], timeout=5)))
+        c.close()
+
+    threads = [threading.Thread(target=waiter, args=(n, d))
+               for n, d in (("second", 0.3), ("first", 0.0))]
+    for t in threads:
+        t.start()
+    time.sleep(0.8)
+    r.rpush("fifo", "x")
+    time.sleep(0.3)
+    r.rpush("fifo", "y")
+    for t in threads:
+        t.join(5)
+    assert sorted(results) == [("first", (b"fifo", b"x")), ("second", (b"fifo", b"y"))]
