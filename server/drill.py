@@ -241,7 +241,27 @@ def _looks_like_manifest(path: str) -> bool:
         return False
 
 
-def _stage(backup: _Backup, workdir: Path) -> list[str]:
+def _binary_rdb_version(prefix: list[str]) -> int:
+    """RDB version to convert JSON backups to: what the server binary writes (10 when
+    it cannot be told, as for rdbkit-server, which speaks 7.0)."""
+    from rdbtools.writer import WRITE_VERSION_MAX
+
+    from .replay import rdb_version_for
+
+    if len(prefix) == 1:
+        try:
+            out = subprocess.run(prefix + ["--version"], capture_output=True, text=True,
+                                 timeout=30).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            out = ""
+        m = re.search(r"v=(\d+\.\d+\.\d+)", out)
+        version = rdb_version_for(m.group(1)) if m else None
+        if version is not None:
+            return max(6, min(version, WRITE_VERSION_MAX))
+    return 10
+
+
+def _stage(backup: _Backup, workdir: Path, prefix: list[str]) -> list[str]:
     """Copy the backup into `workdir`; returns the server arguments that load it."""
     if backup.kind == "rdb":
         _copy_plain(backup.path, workdir / "dump.rdb")
@@ -249,7 +269,8 @@ def _stage(backup: _Backup, workdir: Path) -> list[str]:
     if backup.kind == "json":
         from rdbtools.convert import convert
 
-        convert(backup.path, workdir / "dump.rdb", to="rdb")
+        convert(backup.path, workdir / "dump.rdb", to="rdb",
+                rdb_version=_binary_rdb_version(prefix))
         return ["--dbfilename", "dump.rdb", "--appendonly", "no"]
     if backup.kind == "aof-dir":
         shutil.copytree(backup.path, workdir / backup.dirname)
@@ -444,7 +465,7 @@ def _checked(conn: Connection, *args):
 def _boot_and_measure(server: str, backup: _Backup, timeout: float, report: DrillReport | None):
     workdir = Path(tempfile.mkdtemp(prefix="rdbkit-drill-"))
     try:
-        load_args = _stage(backup, workdir)
+        load_args = _stage(backup, workdir, server_argv(server)[0])
         with _Throwaway(server, workdir, load_args, timeout) as srv:
             if report is not None:
                 report.server, report.port = srv.label, srv.port
