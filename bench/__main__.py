@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench.check_rdb", "bench.dump_jsonl", "bench.check_aof", "bench.server_bench"]
+BENCHES = ["bench.check_rdb", "bench.dump_jsonl", "bench.check_aof", "bench.server_bench",
+           "bench.replay"]
 
 
 def main() -> int:
