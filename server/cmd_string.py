@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 from ._util import (check_int64, fmt_float_human, is_string, range_indices, syntax, to_int)
 from .engine import NOT_INT, SYNTAX, WRONGTYPE, CommandError, command
@@ -272,32 +273,66 @@ def parse_long_double(b: bytes) -> Decimal | None:
     return d
 
 
-def float_add(cur_raw, incr_raw: bytes):
-    """Long-double-like addition rendered as Redis renders it; CommandError on bad input."""
-    from decimal import Context
+_LD_MAX = Fraction(2 ** 64 - 1) * Fraction(2) ** (16383 - 63)  # x87 long double max
 
-    inc = parse_long_double(incr_raw)
+
+def _to_long_double(x: Fraction) -> Fraction:
+    """Round exactly to the x87 80-bit long double (64-bit mantissa, half-even)."""
+    if x == 0:
+        return x
+    neg = x < 0
+    a = -x if neg else x
+    e = a.numerator.bit_length() - a.denominator.bit_length() - 64
+    while a >= Fraction(2) ** (e + 64):
+        e += 1
+    while a < Fraction(2) ** (e + 63):
+        e -= 1
+    m = a / Fraction(2) ** e
+    q, r = divmod(m.numerator, m.denominator)
+    if 2 * r > m.denominator or (2 * r == m.denominator and q & 1):
+        q += 1
+    out = q * Fraction(2) ** e
+    return -out if neg else out
+
+
+def _ld_parse(b) -> Fraction | None:
+    d = parse_long_double(bytes(b))
+    if d is None:
+        return None
+    if d.is_infinite():
+        return d  # type: ignore[return-value]
+    return _to_long_double(Fraction(d))
+
+
+def _ld_format(x: Fraction) -> bytes:
+    """`%.17Lf` with trailing zeros (and a bare '.') removed, as Redis's ld2string."""
+    q = round(x * 10 ** 17)  # Fraction rounding is half-even, like glibc on exact values
+    neg = q < 0
+    digits = str(-q if neg else q).rjust(18, "0")
+    text = digits[:-17] + "." + digits[-17:]
+    text = text.rstrip("0").rstrip(".")
+    if neg and text != "0":
+        text = "-" + text
+    return text.encode()
+
+
+def float_add(cur_raw, incr_raw: bytes):
+    """Long double addition rendered as Redis renders it; CommandError on bad input."""
+    inc = _ld_parse(incr_raw)
     if inc is None:
         raise CommandError(err("ERR value is not a valid float"))
     if cur_raw is None:
-        cur = Decimal(0)
+        cur = Fraction(0)
     else:
-        cur = parse_long_double(bytes(cur_raw))
+        cur = _ld_parse(cur_raw)
         if cur is None:
             raise CommandError(err("ERR value is not a valid float"))
-    ctx = Context(prec=18)
-    if cur.is_infinite() or inc.is_infinite():
+    if isinstance(cur, Decimal) or isinstance(inc, Decimal):  # an infinity
         raise CommandError(err("ERR increment would produce NaN or Infinity"))
-    total = ctx.add(cur, inc)
-    if abs(total) > Decimal("1.18e4932"):
+    total = _to_long_double(cur + inc)
+    if abs(total) > _LD_MAX:
         raise CommandError(err("ERR increment would produce NaN or Infinity"))
-    if total == 0:
-        return b"0"
-    s = format(total.quantize(Decimal(1).scaleb(-17), context=Context(prec=6000)), "f") \
-        if abs(total.adjusted()) < 4000 else format(total, "f")
-    if "." in s:
-        s = s.rstrip("0").rstrip(".")
-    return s.encode()
+    return _ld_format(total)
 
 
 @command("incrbyfloat", 3, "write denyoom fast", 1, 1, 1, "string")

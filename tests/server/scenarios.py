@@ -290,3 +290,11 @@ SCENARIOS["resp3-more"] = [
     "FUNCTION LOAD '#!lua name=l\nredis.register_function(\"f\", function() return 1 end)'",
     "FUNCTION LIST", "FUNCTION STATS", "? INFO server", "? CLIENT INFO",
 ]
+
+SCENARIOS["incrbyfloat-precision"] = [
+    f"SET f {a}" if i % 2 == 0 else f"INCRBYFLOAT f {a}"
+    for i, a in enumerate(["0", "1.23456789012345678", "1e20", "1", "1", "3e300", "0",
+                           "12345678901234567890", "7", "-7.0000000000000001", "0.1", "0.2",
+                           "2", "0.333333333333333333333", "0", "-0.000000000000000001"])
+] + ["GET f", "HSET h f 0.1", "HINCRBYFLOAT h f 0.2", "HINCRBYFLOAT h f 1e20",
+     "HINCRBYFLOAT h f 1e4932", "HINCRBYFLOAT h f 1e4933"]
