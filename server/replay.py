@@ -796,6 +796,7 @@ def _shifted(args: list, i: int, shift_ms: int, unit_ms: int) -> list:
 BULK_KEYS = 256
 #: Bytes the skimmer reads at a time (more when one record is bigger).
 SKIM_CHUNK = fileio.CHUNK_SIZE
+_TYPE_BYTES = tuple(bytes((i,)) for i in range(256))
 #: Types whose value can be stepped over without decoding it.
 _BLOB_TYPES = frozenset((0, 9, 10, 11, 12, 13, 16, 17, 20))
 
@@ -894,6 +895,9 @@ class _Skimmer:
         calc = _CRC_MODEL.calc
         restore_fmt = b"*%d\r\n$7\r\nRESTORE\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n%s"
         blob_types = _BLOB_TYPES
+        type_bytes = _TYPE_BYTES
+        restore_plain = (b"*%d\r\n$7\r\nRESTORE\r\n" % argc_plain
+                         + b"$%d\r\n%s\r\n$1\r\n0\r\n$%d\r\n%s\r\n" + replace_tail)
         f = fileio.open_input(self.path)
         try:
             d = f.read(max(self.chunk, 64))
@@ -904,12 +908,14 @@ class _Skimmer:
                 raise _SkimAbort       # no checksum to verify, or a payload too new
             tag = _U16.pack(version)
             pl.raw_tag = tag
+            nd = len(d)
             base = 0                   # absolute offset of d[0]
             crc = 0
             p = 9
             eof = False
             n = 0
             db = 0
+            kdb = db if target_db is None else target_db
             bulk_cmds: list = []
             bulk_keys: list = []
             bulk_first = 0
@@ -929,6 +935,7 @@ class _Skimmer:
                             continue
                         if t == 0xFE:          # SELECTDB
                             db, p = read_len(d, p + 1)
+                            kdb = db if target_db is None else target_db
                             continue
                         if t == 0xFB:          # RESIZEDB
                             _a, p = read_len(d, p + 1)
@@ -994,7 +1001,7 @@ class _Skimmer:
                         if reader is None:
                             raise
                         value, fexp, vend = reader(d, kend, None)
-                    if vend > len(d):
+                    if vend > nd:
                         raise IndexError
                 except (IndexError, NeedMore, struct.error):
                     if eof:
@@ -1009,6 +1016,7 @@ class _Skimmer:
                     if not more:
                         eof = True
                     d = d[start:] + more
+                    nd = len(d)
                     base += start
                     p = 0
                     continue
@@ -1023,7 +1031,6 @@ class _Skimmer:
                     raise e
                 p = vend
                 n += 1
-                kdb = db if target_db is None else target_db
                 if dbs is not None and db not in dbs:
                     if bulk_cmds:
                         yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
@@ -1047,8 +1054,18 @@ class _Skimmer:
                         bulk_cmds, bulk_keys = [], []
                     yield pl.key_unit(n, rec, d[start:vend])
                     continue
-                body = bytes((t,)) + d[kend:vend] + tag
+                body = type_bytes[t] + d[kend:vend] + tag
                 payload = body + u64(calc(body, 0))
+                if expire is None and idle is None and freq is None:
+                    cmd = restore_plain % (len(key), key, len(payload), payload)
+                    if bulk_cmds and (kdb != bulk_db or len(bulk_cmds) >= bulk_max):
+                        yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
+                        bulk_cmds, bulk_keys = [], []
+                    if not bulk_cmds:
+                        bulk_first, bulk_db = n, kdb
+                    bulk_cmds.append(cmd)
+                    bulk_keys.append(key)
+                    continue
                 if expire is None:
                     ttl, tail, argc = b"0", replace_tail, argc_plain
                 else:
