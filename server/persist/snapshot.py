@@ -36,6 +36,8 @@ _TYPE_FOR_KIND = {Kind.STRING: RdbType.STRING, Kind.LIST: RdbType.LIST_QUICKLIST
                   Kind.SET: RdbType.SET, Kind.ZSET: RdbType.ZSET_LISTPACK,
                   Kind.HASH: RdbType.HASH, Kind.STREAM: RdbType.STREAM_LISTPACKS_3}
 _COLLECTIONS = (Kind.LIST, Kind.SET, Kind.ZSET, Kind.HASH)
+#: Report loading progress at least every 1024 keys or this many bytes (big values).
+_PROGRESS_BYTES = 1 << 20
 
 
 @dataclass
@@ -169,13 +171,15 @@ def load_rdb(engine, source, *, aof_preamble: bool = False, now_ms: int | None =
     st = LoadStats()
     cfg = engine.config
     ndbs = len(engine.dbs)
-    n = 0
+    n = reported = 0
     try:
         with loading(engine):
             for rec in iter_records(source):
                 if type(rec) is KeyRecord:
                     n += 1
-                    if progress is not None and not n & 1023:
+                    if progress is not None and (not n & 1023
+                                                 or rec.end - reported >= _PROGRESS_BYTES):
+                        reported = rec.end
                         progress(rec.end)
                     _load_key(engine, rec, st, cfg, ndbs, aof_preamble, now_ms)
                 elif type(rec) is Aux:
