@@ -295,20 +295,43 @@ def _to_long_double(x: Fraction) -> Fraction:
     return -out if neg else out
 
 
+_LD_TINY = Fraction(2) ** -16445  # smallest subnormal: below it strtold underflows
+
+
 def _ld_parse(b) -> Fraction | None:
+    """strtold as string2ld() accepts it: overflow and underflow are not valid floats."""
     d = parse_long_double(bytes(b))
     if d is None:
         return None
     if d.is_infinite():
         return d  # type: ignore[return-value]
-    return _to_long_double(Fraction(d))
+    if d and (abs(d.adjusted()) > 5000):
+        return None
+    x = Fraction(d)
+    if x and abs(x) < _LD_TINY / 2:
+        return None
+    v = _to_long_double(x)
+    if abs(v) > _LD_MAX:
+        return None
+    return v
+
+
+def _big_str(n: int) -> str:
+    """str() of a non-negative int of any size (Python caps str(int) at 4300 digits)."""
+    if n < 10 ** 4000:
+        return str(n)
+    parts = []
+    while n:
+        n, r = divmod(n, 10 ** 1000)
+        parts.append(str(r).rjust(1000, "0"))
+    return "".join(reversed(parts)).lstrip("0") or "0"
 
 
 def _ld_format(x: Fraction) -> bytes:
     """`%.17Lf` with trailing zeros (and a bare '.') removed, as Redis's ld2string."""
     q = round(x * 10 ** 17)  # Fraction rounding is half-even, like glibc on exact values
     neg = q < 0
-    digits = str(-q if neg else q).rjust(18, "0")
+    digits = _big_str(-q if neg else q).rjust(18, "0")
     text = digits[:-17] + "." + digits[-17:]
     text = text.rstrip("0").rstrip(".")
     if neg and text != "0":
