@@ -402,6 +402,7 @@ def _bmove(e, c, src, dst, fl, tl, timeout_raw):
     v = get_list(c.db, src)
     if v:
         x = _move(e, c, src, dst, fl, tl)
+        e.rewrite([b"LMOVE", src, dst, b"LEFT" if fl else b"RIGHT", b"LEFT" if tl else b"RIGHT"])
         return x
     if c.multi is not None or e.in_exec:
         return None
