@@ -1461,6 +1461,11 @@ def _empty_collection(restore_cmd: bytes) -> bool:
 
 def _server_version(conn: Connection) -> str | None:
     reply = conn.call("INFO", "server")
+    if isinstance(reply, ReplyError) and reply.code == "NOAUTH":
+        from ._client import TargetError
+
+        raise TargetError(f"{conn.target.host}:{conn.target.port} requires AUTH: give the "
+                          "password in the URL (redis://[user]:password@host:port)")
     if isinstance(reply, ReplyError) or not isinstance(reply, bytes):
         return None
     return info_fields(reply).get("redis_version")

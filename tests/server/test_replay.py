@@ -374,6 +374,8 @@ def test_url_auth_and_db(tmp_path):
         path = FIXTURES / "rdb" / "uncompressed.rdb"
         with pytest.raises(TargetError, match="AUTH"):
             replay(str(path), parse_url(f"redis://:wrong@127.0.0.1:{srv.port}"))
+        with pytest.raises(TargetError, match="requires AUTH"):
+            replay(str(path), parse_url(f"redis://127.0.0.1:{srv.port}"))
         report = replay(str(path), parse_url(f"redis://:s3cret@127.0.0.1:{srv.port}/2"),
                         ReplayOptions(target_db=None))
         assert report.ok
