@@ -241,6 +241,19 @@ def _looks_like_manifest(path: str) -> bool:
         return False
 
 
+def _binary_version(prefix: list[str]) -> str | None:
+    """`x.y.z` from `redis-server --version` (None for rdbkit-server or when unknown)."""
+    if len(prefix) != 1:
+        return None
+    try:
+        out = subprocess.run(prefix + ["--version"], capture_output=True, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"v=(\d+\.\d+\.\d+)", out)
+    return m.group(1) if m else None
+
+
 def _binary_rdb_version(prefix: list[str]) -> int:
     """RDB version to convert JSON backups to: what the server binary writes (10 when
     it cannot be told, as for rdbkit-server, which speaks 7.0)."""
@@ -248,16 +261,10 @@ def _binary_rdb_version(prefix: list[str]) -> int:
 
     from .replay import rdb_version_for
 
-    if len(prefix) == 1:
-        try:
-            out = subprocess.run(prefix + ["--version"], capture_output=True, text=True,
-                                 timeout=30).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            out = ""
-        m = re.search(r"v=(\d+\.\d+\.\d+)", out)
-        version = rdb_version_for(m.group(1)) if m else None
-        if version is not None:
-            return max(6, min(version, WRITE_VERSION_MAX))
+    release = _binary_version(prefix)
+    version = rdb_version_for(release) if release else None
+    if version is not None:
+        return max(6, min(version, WRITE_VERSION_MAX))
     return 10
 
 
@@ -365,9 +372,13 @@ class _Throwaway:
         self.workdir = workdir
         self.port = _free_port()
         self.log = workdir / "server.log"
+        release = _binary_version(self.prefix)
+        older = release is not None and tuple(map(int, release.split(".")[:2])) < (7, 0)
+        # before 7.0 DEBUG needs no switch, and the directive does not exist
+        debug = [] if older else ["--enable-debug-command", "yes"]
         self.args = self.prefix + [
             "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(workdir),
-            "--save", "", "--enable-debug-command", "yes", "--logfile", str(self.log),
+            "--save", "", *debug, "--logfile", str(self.log),
             "--daemonize", "no", *load_args]
         self.timeout = timeout
         self.proc: subprocess.Popen | None = None
