@@ -30,6 +30,7 @@ class Persistence:
         self.progress = LoadProgress(tick)
         self.boot_result = None
         self.done = False  # shutdown() ran (SHUTDOWN command or signal): do not repeat
+        self._cow = (0, 0, 0.0)  # (child pid, peak bytes, time of the last reading)
 
     # -- start ------------------------------------------------------------------------
     def boot(self):
@@ -184,12 +185,28 @@ class Persistence:
         return True, "OK"
 
     # -- INFO -------------------------------------------------------------------------
+    def _current_cow(self, now: float) -> tuple[int, int, int]:
+        """COW of the running child, read from its /proc entry (Redis's child reports
+        it through a pipe; the parent can read it directly here)."""
+        from .fork import private_dirty_bytes
+
+        job = self.rdb.child or self.aof.child
+        if job is None:
+            self._cow = (0, 0, 0.0)
+            return 0, 0, 0
+        size = private_dirty_bytes(job.pid)
+        pid, peak, _ = self._cow
+        peak = max(size, peak if pid == job.pid else 0)
+        self._cow = (job.pid, peak, now)
+        return size, peak, 0
+
     def info_fields(self) -> list[tuple[str, object]]:
         """The whole `# Persistence` section, fields named and ordered as 7.0 does."""
         now = self.clock()
+        size, peak, age = self._current_cow(now)
         out = [("loading", int(self.progress.active)), ("async_loading", 0),
-               ("current_cow_peak", 0), ("current_cow_size", 0),
-               ("current_cow_size_age", 0), ("current_fork_perc", "0.00"),
+               ("current_cow_peak", peak), ("current_cow_size", size),
+               ("current_cow_size_age", age), ("current_fork_perc", "0.00"),
                ("current_save_keys_processed", 0), ("current_save_keys_total", 0)]
         out += self.rdb.info_fields(now)
         out += self.aof.info_fields(now)

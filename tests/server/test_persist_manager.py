@@ -224,3 +224,25 @@ def test_refused_shutdown_keeps_the_aof_going(tmp_path):
     p.before_sleep()
     assert aof_digest(str(tmp_path / "appendonlydir")) == digest(e)
     assert p.shutdown() and p.done and p.aof.state == "off"
+
+
+def test_current_cow_of_a_running_child(tmp_path):
+    import time as _time
+
+    from server.persist.fork import start_job
+
+    p = _p(tmp_path)
+    hold = []
+
+    def slow():
+        hold.append(bytearray(8 << 20))  # 8 MB of fresh, private pages
+        _time.sleep(0.5)
+        return {}
+
+    p.rdb.child = start_job("rdb", slow)
+    _time.sleep(0.2)
+    f = dict(p.info_fields())
+    assert f["current_cow_size"] >= 8 << 20 and f["current_cow_peak"] >= f["current_cow_size"]
+    p.rdb.wait(10)
+    f = dict(p.info_fields())
+    assert f["current_cow_size"] == 0 and f["rdb_last_cow_size"] >= 8 << 20
