@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -199,3 +200,54 @@ def test_aof_records_feed_rdbtools_writers(tmp_path, fixtures_dir):
     assert len(keys) == sum(int(n) for n in
                             json.loads((fixtures_dir / "aof" / "preamble.json").read_text())
                             ["dbsize"].values())
+
+
+_REAL_WORKLOAD = [
+    "SET s1 hello", "SET n 10", "INCR n", "INCRBYFLOAT f 1.25", "INCRBYFLOAT f 0.5",
+    "APPEND s1 world", "SETRANGE s1 2 XY", "SET ttl v EX 1000", "SETEX t2 500 v",
+    "GETEX s1 PX 900000", "PERSIST s1", "EXPIRE n 800", "MSET a 1 b 2 c 3", "DEL c",
+    "RPUSH l a b c d e", "LPUSH l z", "LPOP l", "RPOPLPUSH l l2", "LMOVE l l2 LEFT RIGHT",
+    "LSET l 0 q", "LTRIM l 0 10", "LINSERT l BEFORE q p",
+    "SADD s 1 2 3 x y", "SREM s 2", "SPOP s", "SMOVE s s2 x", "SINTERSTORE s3 s s",
+    "ZADD z 1 a 2 b 3 c 1.5 d", "ZINCRBY z 2.25 a", "ZPOPMIN z", "ZREM z d",
+    "ZADD z2 -0 m inf n", "ZUNIONSTORE z3 2 z z2", "ZRANGESTORE z4 z 0 -1",
+    "HSET h f1 v1 f2 v2 n 5", "HINCRBY h n 3", "HINCRBYFLOAT h n 0.5", "HDEL h f2",
+    "HSETNX h f3 v3",
+    "XADD st 1-1 f v", "XADD st 2-1 g w", "XADD st 3-1 h x",
+    "XGROUP CREATE st grp 0", "XREADGROUP GROUP grp alice COUNT 2 STREAMS st >",
+    "XCLAIM st grp bob 0 1-1", "XACK st grp 2-1", "XDEL st 3-1",
+    "XGROUP CREATECONSUMER st grp carol", "XTRIM st MAXLEN 5",
+    "XAUTOCLAIM st grp dave 0 0-0",
+    "SELECT 3", "SET other x", "RPUSH ol 1 2", "MOVE other 4", "SWAPDB 3 5",
+    "SELECT 0", "COPY s1 s1copy", "RENAME a a2", "RENAMENX b b2",
+    "MULTI", "SET m1 1", "INCR m1", "EXEC",
+    "SET gone 1", "EXPIRE gone -1", "DEL nokey",
+]
+
+
+@pytest.mark.interop
+def test_real_redis_70_aof_replays_to_its_digest(tmp_path):
+    """A broad command mix through real Redis 7.0 (appendonly yes, timestamps on, one
+    rewrite in the middle): its AOF replays offline to the digest it printed."""
+    d = tmp_path / "real"
+    with RealRedis(d, extra=["--appendonly", "yes", "--aof-timestamp-enabled", "yes",
+                             "--appendfsync", "always"]) as srv:
+        import redis
+
+        cli = srv.client(single_connection_client=True)  # MULTI ... EXEC on one link
+        half = len(_REAL_WORKLOAD) // 2
+        for i, line in enumerate(_REAL_WORKLOAD):
+            if i == half:
+                srv.command("BGREWRITEAOF")
+                deadline = time.monotonic() + 20
+                while b"aof_rewrite_in_progress:0" not in srv.command("INFO", "persistence") \
+                        and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            try:
+                cli.execute_command(*line.split())
+            except redis.ResponseError:  # a refused command is logged nowhere
+                pass
+        want = srv.command("DEBUG", "DIGEST").decode()
+    _skip_if_engine_lacks(d)
+    assert want != "0" * 40
+    assert aof_digest(str(d / "appendonlydir")) == want
