@@ -222,14 +222,26 @@ class AofManager:
         self.selected_db = -1
         self._hook()
 
-    def enable_at_runtime(self) -> bool:
-        """CONFIG SET appendonly yes: rewrite first, writes kept in `temp-<F>.incr`."""
+    def enable_at_runtime(self, *, defer: bool = False) -> bool:
+        """CONFIG SET appendonly yes (startAppendOnly): rewrite first, writes made
+        meanwhile kept in `temp-<F>.incr`. `defer=True` (another child is running):
+        only schedule the rewrite; `cron()` starts it when the child is gone."""
         if self.state != AOF_OFF:
             return True
+        if self.child is not None:
+            # a BGREWRITEAOF started with AOF off does not collect writes: redo it
+            self.log("AOF was enabled but there is already an AOF rewriting in background. "
+                     "Stopping background AOF and starting a rewrite now.", "#")
+            self._kill_child()
         os.makedirs(self.aofdir, exist_ok=True)
         self.manifest = self._read_manifest()
         self.state = AOF_WAIT_REWRITE
         self._hook()
+        if defer:
+            self.rewrite_scheduled = True
+            self.log("AOF was enabled but there is already another background operation. "
+                     "An AOF background was scheduled to start when possible.", "#")
+            return True
         ok = self.start_rewrite()
         if not ok:
             self.state = AOF_OFF
@@ -286,6 +298,8 @@ class AofManager:
         """A propagated write (Engine.prop_hooks signature)."""
         if self.state == AOF_OFF:
             return
+        if self.state == AOF_WAIT_REWRITE and self.child is None:
+            return  # the rewrite still to come snapshots it
         parts = self.buf
         if self.timestamps:
             now = int(self.clock())

@@ -159,12 +159,7 @@ class Persistence:
         cfg = self.engine.config
         if name == "appendonly":
             if cfg.get("appendonly") == "yes" and self.aof.state == AOF_OFF:
-                if self.aof.child is not None:
-                    self.aof.rewrite_scheduled = True
-                    return True, "OK"
-                if self.rdb.child is not None:
-                    self.rdb.kill_child()
-                if not self.aof.enable_at_runtime():
+                if not self.aof.enable_at_runtime(defer=self.rdb.child is not None):
                     return False, "ERR Unable to turn on AOF. Check server logs."
             elif cfg.get("appendonly") == "no" and self.aof.state != AOF_OFF:
                 self.aof.disable()

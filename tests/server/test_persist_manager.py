@@ -246,3 +246,38 @@ def test_current_cow_of_a_running_child(tmp_path):
     p.rdb.wait(10)
     f = dict(p.info_fields())
     assert f["current_cow_size"] == 0 and f["rdb_last_cow_size"] >= 8 << 20
+
+
+def test_appendonly_yes_during_bgsave_is_scheduled(tmp_path):
+    e = build_engine(_config(tmp_path))
+    p = _p(tmp_path, e)
+    assert p.cmd_bgsave()[0]
+    e.config.values["appendonly"] = "yes"
+    assert p.config_changed("appendonly") == (True, "OK")
+    assert p.rdb.child is not None  # not killed: the AOF rewrite waits for it
+    assert p.aof.state == "wait-rewrite" and p.aof.rewrite_scheduled
+    run(e, e.new_client(), "SET while_waiting 1")  # the coming snapshot includes it
+    assert p.aof.buf_len == 0
+    p.rdb.wait(20)
+    p.cron()
+    assert p.aof.child is not None
+    run(e, e.new_client(), "SET during_rewrite 1")
+    p.before_sleep()
+    assert p.aof.wait_rewrite(20).ok and p.aof.state == "on"
+    run(e, e.new_client(), "SET after 1")
+    p.before_sleep()
+    assert aof_digest(str(tmp_path / "appendonlydir")) == digest(e)
+    p.shutdown(nosave=True)
+
+
+def test_appendonly_yes_restarts_an_aof_off_rewrite(tmp_path):
+    e = build_engine(_config(tmp_path))
+    p = _p(tmp_path, e)
+    assert p.cmd_bgrewriteaof()[0]
+    e.config.values["appendonly"] = "yes"
+    assert p.config_changed("appendonly") == (True, "OK")
+    run(e, e.new_client(), "SET during 1")
+    p.before_sleep()
+    assert p.aof.wait_rewrite(20).ok and p.aof.state == "on"
+    assert aof_digest(str(tmp_path / "appendonlydir")) == digest(e)
+    p.shutdown(nosave=True)
