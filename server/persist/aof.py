@@ -114,6 +114,7 @@ class AofManager:
         self.last_ts = 0
         self.current_size = 0
         self.base_size = 0
+        self.rewrite_base_size = 0    # aof_rewrite_base_size: size after the last rewrite
         self.last_incr_size = 0
         self.last_fsync = clock()
         self.synced_size = 0          # incr bytes known to be fsynced (or handed to fsync)
