@@ -417,19 +417,19 @@ def rdbkit_server():
         yield srv
 
 
-@pytest.mark.parametrize("name", ["all-types.rdb", "uncompressed.rdb", "lfu.rdb", "expired.rdb"])
-def test_restore_into_rdbkit_server(rdbkit_server, name):
-    path = FIXTURES / "rdb" / name
-    report = replay(str(path), Target("127.0.0.1", rdbkit_server.port), ReplayOptions())
+@pytest.mark.parametrize("mode", ["restore", "commands"])
+@pytest.mark.parametrize("name", [p.name for p in RDB_FIXTURES] + AOF_FIXTURES)
+def test_every_fixture_into_rdbkit_server(rdbkit_server, mode, name):
+    path = FIXTURES / name if "/" in name else FIXTURES / "rdb" / name
+    report = replay(str(path), Target("127.0.0.1", rdbkit_server.port),
+                    ReplayOptions(mode=mode, pipeline=50))
     assert report.ok, report.failure
-    assert report.mode == "restore"
+    assert report.mode == mode
     with Connection(Target("127.0.0.1", rdbkit_server.port)) as c:
-        assert c.call("DEBUG", "DIGEST").decode() == digest_file(path)
+        assert c.call("DEBUG", "DIGEST").decode() == _expected(path)
 
 
-def test_commands_into_rdbkit_server(rdbkit_server):
-    """Plain commands for every type the reference server implements so far (streams
-    are still being written there: issue 5)."""
+def test_filtered_commands_into_rdbkit_server(rdbkit_server):
     path = FIXTURES / "rdb" / "all-types.rdb"
     kf = KeyFilter.build(types=["string", "list", "set", "zset", "hash"])
     report = replay(str(path), Target("127.0.0.1", rdbkit_server.port),
@@ -632,3 +632,30 @@ def _digest_value(srv, db: int, key: bytes) -> str:
         return cli.execute_command("DEBUG", "DIGEST-VALUE", key)[0].decode()
     finally:
         cli.close()
+
+
+@pytest.mark.parametrize("mode", ["restore", "commands"])
+def test_skip_fail_and_resume_on_rdbkit_server(rdbkit_server, mode):
+    path = FIXTURES / "rdb" / "all-types.rdb"
+    target = Target("127.0.0.1", rdbkit_server.port)
+    units = list(plan(str(path), ReplayOptions(on_existing="fail"), 10, 0))
+    victim = next(u for u in units[20:] if u.kind == "key" and u.db == 0)
+    with Connection(target) as c:
+        c.call("SET", victim.key, "in the way")
+    report = replay(str(path), target, ReplayOptions(mode=mode, on_existing="skip"))
+    assert report.ok and report.keys_skipped == 1
+    with Connection(target) as c:
+        assert c.call("GET", victim.key) == b"in the way"
+        c.call("FLUSHALL")
+        c.call("FUNCTION", "FLUSH")
+        c.call("SET", victim.key, "in the way")
+    report = replay(str(path), target, ReplayOptions(mode=mode, on_existing="fail",
+                                                     pipeline=5))
+    assert report.failure is not None and report.failure.number == victim.number
+    with Connection(target) as c:
+        c.call("DEL", victim.key)
+    report = replay(str(path), target, ReplayOptions(
+        mode=mode, on_existing="fail", resume_from=victim.number))
+    assert report.ok, report.failure
+    with Connection(target) as c:
+        assert c.call("DEBUG", "DIGEST").decode() == digest_file(path)
