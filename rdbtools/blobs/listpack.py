@@ -46,15 +46,23 @@ def entries(blob) -> list:
     p = 6
     while p < last:
         b = blob[p]
+        # The two common forms first, backlen checked inline (it is one byte).
         if b < 0x80:
             append(b)
-            size = 1
-        elif b < 0xC0:
-            size = 1 + (b & 0x3F)
-            if p + size > last:
+            if blob[p + 1] != 1:
+                raise CorruptError("listpack entry backlen does not match its size", p + 1)
+            p += 2
+            continue
+        if b < 0xC0:
+            end = p + 1 + (b & 0x3F)
+            if end >= last:
                 raise CorruptError("listpack string runs past the end", p)
-            append(blob[p + 1:p + size])
-        elif b < 0xE0:
+            append(blob[p + 1:end])
+            if blob[end] != end - p:
+                raise CorruptError("listpack entry backlen does not match its size", end)
+            p = end + 1
+            continue
+        if b < 0xE0:
             if p + 2 > last:
                 raise CorruptError("listpack int13 runs past the end", p)
             v = ((b & 0x1F) << 8) | blob[p + 1]
