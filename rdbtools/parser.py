@@ -70,27 +70,6 @@ _STRING = RdbType.STRING
 #: A batch of records stops once it has consumed this many bytes.
 _BATCH_BYTES = 1 << 18
 
-_new = object.__new__
-_KR_SETTERS = tuple(getattr(KeyRecord, f).__set__ for f in (
-    "db", "key", "type", "value", "expire_ms", "idle", "freq", "field_expires", "offset", "end"))
-
-
-#: A frozen dataclass `__init__` goes through `object.__setattr__` per field (1.1 us for
-#: a KeyRecord); while KeyRecord is frozen, records are filled through the slot setters.
-_KR_FROZEN = bool(getattr(getattr(KeyRecord, "__dataclass_params__", None), "frozen", False))
-
-
-def _fast_keyrecord(db, key, rtype, value, expire_ms, idle, freq, field_expires, offset, end,
-                    _new=_new, _cls=KeyRecord, _s=_KR_SETTERS):
-    """Same object `KeyRecord(...)` builds, at half the cost while it is frozen."""
-    if not _KR_FROZEN:
-        return _cls(db, key, rtype, value, expire_ms, idle, freq, field_expires, offset, end)
-    o = _new(_cls)
-    _s[0](o, db); _s[1](o, key); _s[2](o, rtype); _s[3](o, value); _s[4](o, expire_ms)
-    _s[5](o, idle); _s[6](o, freq); _s[7](o, field_expires); _s[8](o, offset); _s[9](o, end)
-    return o
-
-
 def type_name(rtype: int | None, valkey: bool = False) -> str | None:
     """The name redis-check-rdb prints for a type byte: 7.0's table where it has one,
     later releases' names past it (so errors in newer types still say what they are)."""
@@ -496,8 +475,8 @@ class RdbParser:
         self._p = p
         self._phase = "read-type"
         base = self._base
-        return _fast_keyrecord(self.db, key, _RDB_TYPES[t], value, expire, idle, freq, fexp,
-                               base + start, base + p)
+        return KeyRecord(self.db, key, _RDB_TYPES[t], value, expire, idle, freq, fexp,
+                         base + start, base + p)
 
     def _skip_key_meta(self, d, p):
         """Redis 8.6 key metadata: class count, then per class a 4-byte spec and module data."""
