@@ -18,7 +18,7 @@ from ._values import (
     VALKEY_VALUE_READERS, VALUE_READERS, Bad, NeedMore, read_len, read_string, walk_module_ops,
 )
 from .constants import (
-    CHECK_RDB_TYPE_NAMES, MAGIC_REDIS, MAGIC_VALKEY, RDB_VERSION_CHECKSUM, RDB_VERSION_MAX,
+    MAGIC_REDIS, MAGIC_VALKEY, RDB_VERSION_CHECKSUM, RDB_VERSION_MAX,
     RDB_VERSION_MIN, VALKEY_OPCODE_SLOT_IMPORT, VALKEY_RDB_VERSION_MAX, VALKEY_RDB_VERSION_MIN,
     ModuleOpcode, Opcode, RdbType,
 )
@@ -69,6 +69,7 @@ _RDB_TYPES = {int(t): t for t in RdbType}
 _STRING = RdbType.STRING
 #: A batch of records stops once it has consumed this many bytes.
 _BATCH_BYTES = 1 << 18
+
 
 def type_name(rtype: int | None, valkey: bool = False) -> str | None:
     """The name redis-check-rdb prints for a type byte: 7.0's table where it has one,
