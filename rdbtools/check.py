@@ -344,7 +344,7 @@ def _lp_walk(lp: bytes, *, check_count: bool, exact_end: bool = True) -> list | 
         if b < 0x80:  # 7-bit unsigned int: 1 byte + backlen 1
             if lp[p + 1] != 1 or p + 2 > last:
                 return None
-            append(b"%d" % b)
+            append(b)
             p += 2
         elif b < 0xC0:  # string up to 63 bytes: backlen is one byte holding 1 + len
             nxt = p + (b & 0x3F) + 1
@@ -374,7 +374,7 @@ def _lp_entry(lp: bytes, p: int, last: int):
     b = lp[p]
     if b < 0xE0:
         v = ((b & 0x1F) << 8) | lp[p + 1]
-        enc, hdr, val = 2, 1, b"%d" % (v - 8192 if v >= 4096 else v)
+        enc, hdr, val = 2, 1, v - 8192 if v >= 4096 else v
     elif b < 0xF0:
         if p + 2 > last:
             return None
@@ -411,17 +411,24 @@ def _lp_entry(lp: bytes, p: int, last: int):
     if val is None:
         val = lp[p + hdr:p + enc]
     elif val is True:
-        val = b"%d" % int.from_bytes(lp[p + 1:p + enc], "little", signed=True)
+        val = int.from_bytes(lp[p + 1:p + enc], "little", signed=True)
     return nxt, val
+
+
+def _as_bytes(v) -> bytes:
+    """An element as Redis compares it (lpGet): integers by their decimal text."""
+    return v if type(v) is bytes else b"%d" % v
+
+
+def _unique(values) -> bool:
+    names = [_as_bytes(v) for v in values]
+    return len(set(names)) == len(names)
 
 
 def _lp_pairs(lp: bytes) -> list | None:
     """lpPairsValidateIntegrityAndDups(deep=1)."""
     items = _lp_walk(lp, check_count=True)
-    if items is None or len(items) % 2:
-        return None
-    names = items[0::2]
-    if len(set(names)) != len(names):
+    if items is None or len(items) % 2 or not _unique(items[0::2]):
         return None
     return items
 
@@ -607,7 +614,7 @@ def _stream_lp_ok(lp: bytes) -> list | None:
             raise IndexError
         v = items[i]
         i += 1
-        if isinstance(v, bytes):
+        if type(v) is bytes:
             v = _parse_ll(v)
             if v is None:
                 raise ValueError
@@ -1155,7 +1162,7 @@ class _Checker:
                 raise _Null(inp.offset, "empty hash" if t == 16 else "empty sorted set")
         elif t == 20:
             items = _lp_walk(data, check_count=True)
-            if items is None or len(set(items)) != len(items):
+            if items is None or not _unique(items):
                 raise _Fail("Set listpack integrity check failed.", inp.offset)
             if not items:
                 raise _Null(inp.offset, "empty set")
@@ -1296,7 +1303,7 @@ class _Checker:
             return
         data = inp.string()
         items = _lp_walk(data, check_count=True)
-        if items is None or len(items) % 3 or len(set(items[0::3])) != len(items) // 3 \
+        if items is None or len(items) % 3 or not _unique(items[0::3]) \
                 or any(_as_int(x) is None for x in items[2::3]):
             raise _Fail("Hash listpack with TTL integrity check failed.", inp.offset)
         if not items:
