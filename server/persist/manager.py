@@ -99,6 +99,39 @@ class Persistence:
     def lastsave(self) -> int:
         return self.rdb.lastsave
 
+    def _empty(self) -> None:
+        for db in self.engine.dbs:
+            db.touch_all()
+            db.clear()
+        self.engine.functions.clear()
+
+    def debug_reload(self) -> tuple[bool, str]:
+        """DEBUG RELOAD: SAVE, empty the dataset, load the dump back."""
+        from .snapshot import load_rdb
+
+        ok, msg = self.cmd_save()
+        if not ok:
+            return False, "ERR Error trying to save the DB"
+        self._empty()
+        load_rdb(self.engine, self.rdb.path, path=self.rdb.path)
+        self.log("DB reloaded by DEBUG RELOAD")
+        return True, "OK"
+
+    def debug_loadaof(self) -> tuple[bool, str]:
+        """DEBUG LOADAOF: flush the AOF, empty the dataset, replay the AOF files."""
+        from .load import load_aof_dir
+
+        if self.aof.state == AOF_OFF:
+            return True, "OK"  # Redis: nothing to load, dataset kept
+        self.aof.flush_before_replies(force=True)
+        self.aof.fsync_now()
+        self._empty()
+        cfg = self.engine.config
+        load_aof_dir(self.engine, self.aof.dirpath, self.aof.filename, self.aof.dirname,
+                     load_truncated=cfg.get("aof-load-truncated") == "yes", log=self.log)
+        self.log("Append Only File loaded by DEBUG LOADAOF")
+        return True, "OK"
+
     # -- loop hooks -------------------------------------------------------------------
     def before_sleep(self) -> None:
         """Before replies leave: AOF buffer written (and fsynced for `always`)."""

@@ -281,3 +281,17 @@ def test_appendonly_yes_restarts_an_aof_off_rewrite(tmp_path):
     assert p.aof.wait_rewrite(20).ok and p.aof.state == "on"
     assert aof_digest(str(tmp_path / "appendonlydir")) == digest(e)
     p.shutdown(nosave=True)
+
+
+def test_debug_reload_and_loadaof(tmp_path):
+    e = build_engine(_config(tmp_path, appendonly="yes", appendfsync="always"))
+    p = Persistence(e)
+    p.boot()
+    c = e.new_client()
+    run(e, c, "SET x 1", "RPUSH l2 y")
+    p.before_sleep()
+    want = digest(e)
+    assert p.debug_reload() == (True, "OK") and digest(e) == want
+    assert e.functions  # functions come back from the dump too
+    assert p.debug_loadaof() == (True, "OK") and digest(e) == want
+    p.shutdown(nosave=True)
