@@ -129,3 +129,15 @@ def test_clients_get_loading_while_the_dump_loads(tmp_path):
     first = seen[0]
     assert first.startswith(b"-LOADING Redis is loading the dataset in memory\r\n")
     assert b"loading:1" in first and b"loading_loaded_perc:" in first
+
+
+def test_debug_reload_and_loadaof_commands(tmp_path):
+    with _thread(tmp_path, "--appendonly", "yes", "--save", "") as srv:
+        cli = srv.client()
+        cli.set("k", "v")
+        cli.rpush("l", 1, 2, 3)
+        want = cli.execute_command("DEBUG", "DIGEST")
+        assert cli.execute_command("DEBUG", "RELOAD")
+        assert cli.execute_command("DEBUG", "DIGEST") == want
+        assert cli.execute_command("DEBUG", "LOADAOF")
+        assert cli.execute_command("DEBUG", "DIGEST") == want
