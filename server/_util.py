@@ -65,17 +65,17 @@ def check_int64(v: int, error="ERR increment or decrement would overflow") -> in
     return v
 
 
-@functools.lru_cache(maxsize=256)
-def _glob_regex(pattern: bytes, nocase: bool):
-    """Translate Redis's stringmatchlen() glob (with \\ escapes, [^..], ranges)."""
-    out = bytearray()
+def _glob_tokens(pattern: bytes) -> list:
+    """Split a Redis glob into tokens: b"*" for stars, else one regex piece per char."""
+    out: list = []
     i, n = 0, len(pattern)
     while i < n:
         c = pattern[i]
         if c == 42:  # *
-            out += b".*"
+            if not out or out[-1] != b"*":
+                out.append(b"*")
         elif c == 63:  # ?
-            out += b"."
+            out.append(b".")
         elif c == 91:  # [
             i += 1
             neg = i < n and pattern[i] == 94
@@ -87,38 +87,76 @@ def _glob_regex(pattern: bytes, nocase: bool):
                     i += 1
                     cls += re.escape(pattern[i:i + 1])
                 elif i + 2 < n and pattern[i + 1] == 45 and pattern[i + 2] != 93:
-                    a, b = pattern[i], pattern[i + 2]
-                    if a > b:
-                        a, b = b, a
-                    cls += b"\\x%02x-\\x%02x" % (a, b)
+                    lo, hi = pattern[i], pattern[i + 2]
+                    if lo > hi:
+                        lo, hi = hi, lo
+                    cls += b"\\x%02x-\\x%02x" % (lo, hi)
                     i += 2
                 else:
                     cls += re.escape(pattern[i:i + 1])
                 i += 1
             if not cls:
-                out += b"(?!)" if not neg else b"."
+                out.append(b"." if neg else b"(?!)")
             else:
-                out += b"[" + (b"^" if neg else b"") + bytes(cls) + b"]"
+                out.append(b"[" + (b"^" if neg else b"") + bytes(cls) + b"]")
         elif c == 92 and i + 1 < n:
             i += 1
-            out += re.escape(pattern[i:i + 1])
+            out.append(re.escape(pattern[i:i + 1]))
         else:
-            out += re.escape(pattern[i:i + 1])
+            out.append(re.escape(pattern[i:i + 1]))
         i += 1
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _glob_plan(pattern: bytes, nocase: bool):
+    """Compile a glob into fixed-length segments between stars.
+
+    Matching then never backtracks across stars: the first segment is anchored at the
+    start, the last at the end, and each middle one is taken at its leftmost place,
+    which is always right for globs. A hostile pattern such as `*a*a*a*a*b` therefore
+    costs O(len(key) * len(pattern)), not exponential time (Redis guards the same).
+    """
     flags = re.S | (re.I if nocase else 0)
-    return re.compile(bytes(out) + b"\\Z", flags)
+    segs: list[list[bytes]] = [[]]
+    for t in _glob_tokens(pattern):
+        if t == b"*":
+            segs.append([])
+        else:
+            segs[-1].append(t)
+    compiled = [(re.compile(b"".join(seg), flags), len(seg)) for seg in segs]
+    return compiled
 
 
 def glob_match(pattern: bytes, s: bytes, nocase: bool = False) -> bool:
     if pattern == b"*":
         return True
-    return _glob_regex(pattern, nocase).match(s) is not None
+    plan = _glob_plan(pattern, nocase)
+    first_re, first_len = plan[0]
+    if len(plan) == 1:
+        return len(s) == first_len and first_re.match(s) is not None
+    if first_re.match(s) is None:
+        return False
+    pos = first_len
+    last_re, last_len = plan[-1]
+    end = len(s) - last_len
+    if end < pos or last_re.match(s, end) is None:
+        return False
+    for seg_re, seg_len in plan[1:-1]:
+        if not seg_len:
+            continue
+        m = seg_re.search(s, pos, end)
+        if m is None:
+            return False
+        pos = m.end()
+    return True
 
 
 def glob_matcher(pattern: bytes):
     if pattern == b"*":
         return lambda s: True
-    return _glob_regex(pattern, False).match
+    _glob_plan(pattern, False)
+    return lambda s: glob_match(pattern, s)
 
 
 def fmt_float_human(v: float) -> bytes:
