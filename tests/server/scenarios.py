@@ -298,3 +298,10 @@ SCENARIOS["incrbyfloat-precision"] = [
                            "2", "0.333333333333333333333", "0", "-0.000000000000000001"])
 ] + ["GET f", "HSET h f 0.1", "HINCRBYFLOAT h f 0.2", "HINCRBYFLOAT h f 1e20",
      "HINCRBYFLOAT h f 1e4932", "HINCRBYFLOAT h f 1e4933"]
+
+SCENARIOS["glob"] = [
+    "MSET hello 1 hallo 1 hxllo 1 hllo 1 heeeello 1 'h*llo' 1 a-b 1 ab 1 '[x' 1",
+] + [f"~ KEYS {p}" for p in [
+    "h?llo", "h*llo", "h[ae]llo", "h[^e]llo", "h[a-b]llo", "h[b-a]llo", "'h\\*llo'",
+    "a[-]b", "'\\[x'", "'[x'", "*", "h*", "*o", "*l*l*", "'h[a'", "'[]'", "'[^]'",
+]] + ["~ SCAN 0 MATCH h[ae]* COUNT 100"]
