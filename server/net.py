@@ -296,6 +296,7 @@ class Server:
         self.stats["in_bytes"] += len(data)
         conn.client.last_interaction = time.time()
         p = conn.parser
+        p.max_bulk = self.config.proto_max_bulk_len  # CONFIG SET applies at once
         p.feed(data)
         try:
             cmds = p.commands()

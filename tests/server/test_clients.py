@@ -294,3 +294,14 @@ def test_blocked_clients_are_served_in_blocking_order(ours, r):
     for t in threads:
         t.join(5)
     assert sorted(results) == [("first", (b"fifo", b"x")), ("second", (b"fifo", b"y"))]
+
+
+def test_proto_max_bulk_len_applies_at_runtime(ours, r):
+    r.config_set("proto-max-bulk-len", "1mb")
+    try:
+        with socket.create_connection(("127.0.0.1", ours.port)) as s:
+            s.settimeout(5)
+            s.sendall(b"*2\r\n$4\r\nECHO\r\n$2000000\r\n")
+            assert s.recv(100) == b"-ERR Protocol error: invalid bulk length\r\n"
+    finally:
+        r.config_set("proto-max-bulk-len", "512mb")
