@@ -111,8 +111,8 @@ def open_records(src: str | os.PathLike | BinaryIO, *, verify_checksum: bool = T
         if fmt is None:
             raise ConvertError(f"{src}: neither an RDB file nor rdbkit JSON")
         if fmt == "resp":
-            raise ConvertError(f"{src}: looks like RESP/AOF; convert reads RDB or rdbkit JSON "
-                               "(load AOFs with a server, then convert its RDB)")
+            raise ConvertError(f"{src}: looks like RESP/AOF; the library reads RDB or rdbkit "
+                               "JSON (`rdbkit convert` replays AOFs through the server engine)")
         stream = _Prepended(head, f)
     except BaseException:
         if owned:
@@ -139,31 +139,45 @@ def convert(src, dst, *, to: str | None = None, rdb_version: int = 10, lossy: bo
     """Convert `src` into `dst` (path or `-`); returns what was done. Never prints."""
     dst_fmt = output_format(dst, to)
     src_fmt, records, close = open_records(src)
-    report = ConvertReport(src_fmt, dst_fmt)
+    inputs = (src,) if isinstance(src, (str, os.PathLike)) else ()
     try:
-        if src_fmt == "json":
-            records = unique_keys(records)
-        if key_filter is not None and not key_filter.is_noop:
-            records = key_filter.apply(records)
-        if on_record is not None:
-            records = _tap(records, on_record)
-        inputs = (src,) if isinstance(src, (str, os.PathLike)) else ()
-        if dst_fmt == "rdb":
-            from .writer import write_rdb
-
-            wr = write_rdb(dst, records, version=rdb_version, lossy=lossy, inputs=inputs,
-                           compress=compress)
-            report.keys = wr.keys
-            report.dropped = list(wr.dropped)
-        else:
-            from .render import dump_records
-
-            with output_file(dst, inputs=inputs) as out:
-                r = dump_records(records, out, dst_fmt, resp_restore=resp_restore,
-                                 rdb_version=rdb_version)
-            report.keys = r.keys
+        return convert_records(records, dst, src_format=src_fmt, to=dst_fmt, inputs=inputs,
+                               rdb_version=rdb_version, lossy=lossy, key_filter=key_filter,
+                               resp_restore=resp_restore, compress=compress,
+                               on_record=on_record)
     finally:
         close()
+
+
+def convert_records(records: Iterator[Record], dst, *, src_format: str, to: str | None = None,
+                    inputs: tuple = (), rdb_version: int = 10, lossy: bool = False,
+                    key_filter: KeyFilter | None = None, resp_restore: bool = False,
+                    compress: bool = True,
+                    on_record: Callable[[Record], None] | None = None) -> ConvertReport:
+    """Write already-open records (an RDB's, a JSON file's, an AOF replayed by the
+    server engine) to `dst`; `inputs` are paths that must not be overwritten."""
+    dst_fmt = output_format(dst, to)
+    report = ConvertReport(src_format, dst_fmt)
+    if src_format == "json":
+        records = unique_keys(records)
+    if key_filter is not None and not key_filter.is_noop:
+        records = key_filter.apply(records)
+    if on_record is not None:
+        records = _tap(records, on_record)
+    if dst_fmt == "rdb":
+        from .writer import write_rdb
+
+        wr = write_rdb(dst, records, version=rdb_version, lossy=lossy, inputs=inputs,
+                       compress=compress)
+        report.keys = wr.keys
+        report.dropped = list(wr.dropped)
+    else:
+        from .render import dump_records
+
+        with output_file(dst, inputs=inputs) as out:
+            r = dump_records(records, out, dst_fmt, resp_restore=resp_restore,
+                             rdb_version=rdb_version)
+        report.keys = r.keys
     return report
 
 
