@@ -199,7 +199,7 @@ def _replay_resp(engine, f, path, name, base, res, *, is_last, load_truncated, f
                 try:
                     ev = parser.next_event()
                 except RespTruncated as e:
-                    _short_read(engine, path, name, e.valid_up_to, parser.in_multi, res,
+                    _short_read(engine, path, name, e.valid_up_to, e.reverted_multi, res,
                                 is_last=is_last, load_truncated=load_truncated,
                                 fix_on_disk=fix_on_disk, log=log)
                     return
@@ -246,10 +246,12 @@ def _replay_resp(engine, f, path, name, base, res, *, is_last, load_truncated, f
         engine.free_client(client)
 
 
-def _short_read(engine, path, name, valid_up_to, in_multi, res, *, is_last, load_truncated,
+def _short_read(engine, path, name, valid_up_to, reverted_multi, res, *, is_last, load_truncated,
                 fix_on_disk, log) -> None:
+    # Redis logs the revert only when the file ends cleanly inside a MULTI; a command
+    # cut short inside one keeps the complete queued commands before it.
     lines = []
-    if in_multi:
+    if reverted_multi:
         lines.append(("Revert incomplete MULTI/EXEC transaction in AOF file %s" % name, "#"))
     if not load_truncated:
         for m, k in lines:
