@@ -23,6 +23,8 @@ RDBKIT_VERSION = "0.1.0"
 def ping(e, c, argv):
     if len(argv) > 2:
         return err("ERR wrong number of arguments for 'ping' command")
+    if (c.subs or c.psubs) and c.resp == 2:
+        return [b"pong", argv[1] if len(argv) == 2 else b""]
     if len(argv) == 2:
         return argv[1]
     return PONG
@@ -42,6 +44,12 @@ def quit_(e, c, argv):
 @command("reset", 1, "no-auth fast", 0, 0, 0, "connection", since="6.2.0")
 def reset(e, c, argv):
     e.discard(c)
+    for ch in list(c.subs):
+        e._unsub(e.channels, ch, c)
+    for pat in list(c.psubs):
+        e._unsub(e.patterns, pat, c)
+    c.subs.clear()
+    c.psubs.clear()
     c.db = e.dbs[0]
     c.resp = 2
     c.name = b""
@@ -219,7 +227,7 @@ def info_sections(e, c) -> dict[str, list[tuple[str, object]]]:
             ("rejected_connections", st["rejected_connections"]),
             ("expired_keys", st["expired_keys"]), ("evicted_keys", st["evicted_keys"]),
             ("keyspace_hits", st["keyspace_hits"]), ("keyspace_misses", st["keyspace_misses"]),
-            ("pubsub_channels", 0), ("pubsub_patterns", 0),
+            ("pubsub_channels", len(e.channels)), ("pubsub_patterns", len(e.patterns)),
             ("total_error_replies", e.error_replies),
             ("unexpected_error_replies", 0),
             ("dump_payload_sanitizations", st["dump_payload_sanitizations"]),

@@ -85,7 +85,7 @@ class Client:
     __slots__ = ("id", "name", "db", "resp", "authenticated", "multi", "multi_error",
                  "watched", "dirty_cas", "addr", "laddr", "fd", "ctime", "last_interaction",
                  "last_cmd", "close_after_reply", "conn", "lib_name", "lib_ver", "kind",
-                 "no_evict", "flags_extra", "killed", "tot_cmds")
+                 "no_evict", "flags_extra", "killed", "tot_cmds", "subs", "psubs", "pushed")
 
     def __init__(self, cid: int, engine: "Engine", addr: str = "", laddr: str = "",
                  fd: int = -1) -> None:
@@ -113,6 +113,9 @@ class Client:
         self.flags_extra = ""
         self.killed = False
         self.tot_cmds = 0
+        self.subs: set[bytes] = set()       # Pub/Sub channels
+        self.psubs: set[bytes] = set()      # Pub/Sub patterns
+        self.pushed: list = []              # messages for a client without a connection
 
 
 class Engine:
@@ -131,6 +134,8 @@ class Engine:
         self.dirty = 0
         self.loading = False
         self.functions: dict[bytes, bytes] = {}  # library name -> code
+        self.channels: dict[bytes, set] = {}     # Pub/Sub channel -> clients
+        self.patterns: dict[bytes, set] = {}     # Pub/Sub pattern -> clients
         self.start_time = time.time()
         self.run_id = os.urandom(20).hex()
         self.stats = _fresh_stats()
@@ -154,7 +159,27 @@ class Engine:
 
     def free_client(self, c: Client) -> None:
         self.unwatch_all(c)
+        for ch in c.subs:
+            self._unsub(self.channels, ch, c)
+        for pat in c.psubs:
+            self._unsub(self.patterns, pat, c)
         self.clients.pop(c.id, None)
+
+    # -- Pub/Sub ------------------------------------------------------------------------
+    @staticmethod
+    def _unsub(table, name, c) -> None:
+        members = table.get(name)
+        if members is not None:
+            members.discard(c)
+            if not members:
+                del table[name]
+
+    def push(self, c: Client, message) -> None:
+        """Deliver an out-of-band message (Pub/Sub) to a client."""
+        if c.conn is not None:
+            c.conn.push(message)
+        else:
+            c.pushed.append(message)
 
     def rename_command(self, old: bytes, new: bytes) -> None:
         cmd = self.commands.get(old.lower())
@@ -197,6 +222,10 @@ class Engine:
                                        % cmd.fullname))
         if not c.authenticated and "no-auth" not in cmd.flags:
             return self._reject(c, NOAUTH)
+        if (c.subs or c.psubs) and c.resp == 2 and cmd.name not in _PUBSUB_CONTEXT:
+            return self._reject(c, err(
+                "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / "
+                "QUIT / RESET are allowed in this context" % cmd.fullname))
         if c.multi is not None and cmd.name not in _NOT_QUEUED:
             if "no-multi" in cmd.flags:
                 return self._reject(c, err("ERR Command not allowed inside a transaction"))
@@ -363,6 +392,8 @@ class Engine:
 
 
 _NOT_QUEUED = {"exec", "discard", "multi", "watch", "quit", "reset"}
+_PUBSUB_CONTEXT = {"subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ssubscribe",
+                   "sunsubscribe", "ping", "quit", "reset"}
 
 
 def _trunc(b: bytes, n: int = 128) -> str:
@@ -395,5 +426,5 @@ def _load_command_modules() -> None:
     if _loaded:
         return
     _loaded = True
-    from . import (cmd_hash, cmd_keys, cmd_list, cmd_server, cmd_set,  # noqa: F401
-                   cmd_stream, cmd_string, cmd_zset)
+    from . import (cmd_hash, cmd_keys, cmd_list, cmd_pubsub, cmd_server,  # noqa: F401
+                   cmd_set, cmd_stream, cmd_string, cmd_zset)

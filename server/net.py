@@ -102,6 +102,17 @@ class Conn:
         self.server.pending_write.add(self)
         self.server.process(self)
 
+    def push(self, message) -> None:
+        """A Pub/Sub message for this client, sent with this turn's writes."""
+        if self.dead:
+            return
+        chunks: list = []
+        encode(message, self.client.resp == 3, chunks)
+        data = b"".join(chunks)
+        self.out.append(data)
+        self.out_len += len(data)
+        self.server.pending_write.add(self)
+
     def reply(self, r) -> None:
         if self.reply_mode != "on":
             if self.reply_mode == "skip":

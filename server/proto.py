@@ -54,6 +54,12 @@ class Push(list):
     __slots__ = ()
 
 
+class Replies(list):
+    """Several consecutive replies to one command (SUBSCRIBE ch1 ch2 ...)."""
+
+    __slots__ = ()
+
+
 class Verbatim(bytes):
     """RESP3 verbatim text (txt), a bulk string in RESP2."""
 
@@ -281,6 +287,9 @@ def encode(reply, resp3: bool, out: list) -> None:
             out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
     elif t is Push:
         out.append(b"%c%d\r\n" % (62 if resp3 else 42, len(reply)))
+        for item in reply:
+            encode(item, resp3, out)
+    elif t is Replies:
         for item in reply:
             encode(item, resp3, out)
     elif isinstance(reply, int):
