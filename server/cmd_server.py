@@ -1112,3 +1112,50 @@ def evalsha(e, c, argv):
 
 
 _ = (COMMANDS, NULL_ARRAY, RHash)
+
+
+# -- small server commands clients probe ------------------------------------------------
+
+@command("wait", 3, "noscript", 0, 0, 0, "generic", since="3.0.0")
+def wait(e, c, argv):
+    n = to_int(argv[1])
+    t = to_int(argv[2], err("ERR timeout is not an integer or out of range"))
+    if t < 0:
+        return err("ERR timeout is negative")
+    _ = n
+    return 0  # no replicas: nothing to wait for
+
+
+@command("role", 1, "noscript loading stale fast", 0, 0, 0, "server", since="2.8.12")
+def role(e, c, argv):
+    return [b"master", 0, []]
+
+
+container("slowlog", "server", "2.2.12")
+
+
+@command("slowlog|get", -2, "admin loading stale", 0, 0, 0, "server")
+def slowlog_get(e, c, argv):
+    if len(argv) == 3:
+        n = to_int(argv[2], err("ERR count should be greater than or equal to -1"))
+        if n < -1:
+            return err("ERR count should be greater than or equal to -1")
+    elif len(argv) > 3:
+        return err("ERR wrong number of arguments for 'slowlog|get' command")
+    return []  # commands are not timed
+
+
+@command("slowlog|len", 2, "admin loading stale", 0, 0, 0, "server")
+def slowlog_len(e, c, argv):
+    return 0
+
+
+@command("slowlog|reset", 2, "admin loading stale", 0, 0, 0, "server")
+def slowlog_reset(e, c, argv):
+    return OK
+
+
+@command("slowlog|help", 2, "loading stale", 0, 0, 0, "server")
+def slowlog_help(e, c, argv):
+    return [Simple(b"SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"),
+            Simple(b"GET [<count>]"), Simple(b"LEN"), Simple(b"RESET"), Simple(b"HELP")]
