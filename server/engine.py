@@ -427,4 +427,4 @@ def _load_command_modules() -> None:
         return
     _loaded = True
     from . import (cmd_hash, cmd_keys, cmd_list, cmd_pubsub, cmd_server,  # noqa: F401
-                   cmd_set, cmd_stream, cmd_string, cmd_zset)
+                   cmd_set, cmd_sort, cmd_stream, cmd_string, cmd_zset)

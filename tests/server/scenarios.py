@@ -27,7 +27,7 @@ SCENARIOS = {
         "SET k v EX 100", "TTL k", "SET k v PX 100000", "= PTTL k", "SET k v KEEPTTL", "TTL k",
         "SET k v", "TTL k", "SET k v EX 0", "SET k v EX -1", "SET k v PX abc",
         "SET k v EX 10 PX 10", "SET k v NX XX", "SET k v KEEPTTL EX 10", "SET k v FOO",
-        "SET k v EX", "SET k v EXAT 99999999999", "TTL k", "SET k v PXAT 99999999999999",
+        "SET k v EX", "SET k v EXAT 99999999999", "= TTL k", "SET k v PXAT 99999999999999",
         "EXPIRETIME k", "PEXPIRETIME k", "SET k v EX 9223372036854775807",
         "SETEX k 100 v", "TTL k", "SETEX k 0 v", "SETEX k abc v", "PSETEX k 100000 v",
         "= PTTL k", "GETEX k PERSIST", "TTL k", "GETEX k EX 50", "TTL k", "GETEX k PX 50000",
@@ -305,3 +305,15 @@ SCENARIOS["glob"] = [
     "h?llo", "h*llo", "h[ae]llo", "h[^e]llo", "h[a-b]llo", "h[b-a]llo", "'h\\*llo'",
     "a[-]b", "'\\[x'", "'[x'", "*", "h*", "*o", "*l*l*", "'h[a'", "'[]'", "'[^]'",
 ]] + ["~ SCAN 0 MATCH h[ae]* COUNT 100"]
+
+SCENARIOS["sort"] = [
+    "RPUSH l 3 1 2 10", "SORT l", "SORT l DESC", "SORT l ALPHA", "SORT l LIMIT 1 2",
+    "SORT l LIMIT -1 2", "SORT l LIMIT 2 -1", "SORT l LIMIT 10 2", "MSET w_1 30 w_2 20 w_3 10",
+    "SORT l BY w_*", "SORT l BY w_* DESC", "SORT l BY nosort", "SORT l GET # GET w_*",
+    "HSET h_1 f a", "HSET h_2 f b", "SORT l BY w_* GET h_*->f", "SORT l BY h_*->f ALPHA",
+    "RPUSH bad a b", "SORT bad", "SORT bad ALPHA", "SORT l STORE dst", "LRANGE dst 0 -1",
+    "SORT nope STORE dst", "EXISTS dst", "SADD s 5 2 9", "SORT s", "SORT s BY nosort STORE d2",
+    "LRANGE d2 0 -1", "ZADD z 3 c 1 a 2 b", "SORT z BY nosort", "SORT z BY nosort DESC",
+    "SORT z ALPHA DESC LIMIT 0 2", "SET str x", "SORT str", "SORT l FOO", "SORT l LIMIT 1",
+    "SORT_RO l DESC", "SORT_RO l STORE x", "RPUSH eq 2 1 1 2", "SORT eq",
+]
