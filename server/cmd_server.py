@@ -608,8 +608,13 @@ def _key_spec(cmd):
 
 
 def _doc(cmd):
+    from ._docs import arguments
+
     d = [(b"summary", _SUMMARY.get(cmd.fullname, cmd.fullname.upper()).encode()),
          (b"since", cmd.since.encode()), (b"group", cmd.group.encode())]
+    args = arguments(cmd.fullname)
+    if args is not None:
+        d.append((b"arguments", args))
     if cmd.subs:
         d.append((b"subcommands", Map([(s.fullname.encode(), Map(_doc(s)))
                                        for s in cmd.subs.values()])))

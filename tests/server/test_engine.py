@@ -225,3 +225,17 @@ def test_hostile_glob_is_fast():
     assert run(e, c, "KEYS", "*a*a*a*a*a*a*a*a*a*a*a*a*a*b") == []
     assert run(e, c, "KEYS", "*a*a*a*a*a*a*a*a*a*a*a*a*a") == [b"a" * 5000]
     assert time.monotonic() - t < 1.0
+
+
+def test_command_docs_feed_redis_cli_hints():
+    e, c = make()
+    docs = dict(run(e, c, "COMMAND", "DOCS", "set", "config"))
+    set_doc = dict(docs[b"set"])
+    assert set_doc[b"group"] == b"string"
+    names = [dict(a)[b"name"] for a in set_doc[b"arguments"]]
+    assert names[:2] == [b"key", b"value"]
+    subs = dict(dict(docs[b"config"])[b"subcommands"])
+    assert b"config|get" in subs
+    assert run(e, c, "COMMAND", "COUNT") == len(e.commands)
+    info = run(e, c, "COMMAND", "INFO", "get", "nosuch")
+    assert info[0][:6] == [b"get", 2, info[0][2], 1, 1, 1] and info[1] is None
