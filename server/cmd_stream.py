@@ -909,8 +909,18 @@ def _lag(s, g):
 @command("xinfo|stream", -3, "readonly", 2, 2, 1, "stream", since="5.0.0")
 def xinfo_stream(e, c, argv):
     full = len(argv) > 3 and argv[3].lower() == b"full"
+    count = 10
+    bad = err("ERR unknown subcommand or wrong number of arguments for '%s'. Try XINFO HELP."
+              % argv[1].decode("utf-8", "replace"))
     if len(argv) > 3 and not full:
-        return SYNTAX
+        return bad
+    if len(argv) > 4:
+        if len(argv) != 6 or argv[4].lower() != b"count":
+            return bad
+        count = to_int(argv[5])
+        if count < 0:
+            count = 10
+    limit = None if count == 0 else count
     s = get_stream(c.db, argv[2])
     if s is None:
         return err("ERR no such key")
@@ -927,7 +937,7 @@ def xinfo_stream(e, c, argv):
         head.append((b"last-entry", entry_reply(s, s.ids[-1]) if s.ids else None))
         return Map(head)
     head.append((b"recorded-first-entry-id", fmt_id(s.ids[0] if s.ids else (0, 0))))
-    head.append((b"entries", [entry_reply(s, i) for i in s.ids[:10]]))
+    head.append((b"entries", [entry_reply(s, i) for i in s.ids[:limit]]))
     groups = []
     now = e.now_ms
     for name, g in s.groups.items():
@@ -935,12 +945,14 @@ def xinfo_stream(e, c, argv):
             (b"name", name), (b"last-delivered-id", fmt_id(g.last_id)),
             (b"entries-read", None if g.entries_read == _INVALID else g.entries_read),
             (b"lag", _lag(s, g)), (b"pel-count", len(g.pel)),
-            (b"pending", [[fmt_id(i), p[0], p[1], p[2]] for i, p in sorted(g.pel.items())]),
+            (b"pending", [[fmt_id(i), p[0], p[1], p[2]]
+                          for i, p in sorted(g.pel.items())[:limit]]),
             (b"consumers", [Map([(b"name", cn), (b"seen-time", cs.seen_time),
                                  (b"active-time", cs.active_time),
                                  (b"pel-count", len(cs.pel)),
                                  (b"pending", [[fmt_id(i), g.pel[i][1], g.pel[i][2]]
-                                               for i in sorted(cs.pel) if i in g.pel])])
+                                               for i in sorted(cs.pel)[:limit]
+                                               if i in g.pel])])
                             for cn, cs in g.consumers.items()]),
         ]))
     head.append((b"groups", groups))

@@ -317,3 +317,9 @@ SCENARIOS["sort"] = [
     "SORT z ALPHA DESC LIMIT 0 2", "SET str x", "SORT str", "SORT l FOO", "SORT l LIMIT 1",
     "SORT_RO l DESC", "SORT_RO l STORE x", "RPUSH eq 2 1 1 2", "SORT eq",
 ]
+
+SCENARIOS["xinfo-full"] = [
+    "XADD s 1-0 a 1", "XADD s 2-0 b 2", "XADD s 3-0 c 3", "XGROUP CREATE s g 0",
+    "XREADGROUP GROUP g c STREAMS s >", "? XINFO STREAM s FULL", "? XINFO STREAM s FULL COUNT 1",
+    "XINFO STREAM s FULL COUNT", "XINFO STREAM s FOO", "XINFO STREAM nope",
+]
