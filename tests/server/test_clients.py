@@ -167,15 +167,17 @@ def test_client_kill(ours, r):
 
 
 def test_requirepass():
+    from ._resp import RawClient
+
     with ServerThread("--requirepass", "s3cret") as srv:
-        c = srv.client()
-        with pytest.raises(redis.AuthenticationError):
-            c.ping()
-        c.close()
+        with RawClient(srv.port) as raw:
+            assert raw.call("PING") == "NOAUTH Authentication required."
+            assert raw.call("AUTH", "wrong").startswith("WRONGPASS")
+            assert raw.call("AUTH", "s3cret") == "OK"
+            assert raw.call("PING") == "PONG"
         c = srv.client(password="s3cret")
         assert c.ping()
-        with pytest.raises(redis.AuthenticationError):
-            srv.client(password="wrong").ping()
+        c.close()
 
 
 def test_maxclients():
