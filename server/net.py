@@ -139,13 +139,14 @@ class Server:
         self.config = engine.config
         self.sel = selectors.DefaultSelector()
         self.listeners: list[socket.socket] = []
+        self.paused_listeners: list[socket.socket] = []
         self.conns: dict[int, Conn] = {}
         self.pending_write: set[Conn] = set()
         self.blocked: set[Conn] = set()
         self.block_order: dict[Conn, int] = {}
         self.block_seq = 0
         self.running = False
-        self.log = log or (lambda msg: None)
+        self.log = log or (lambda msg, mark="*": None)
         self.ports: list[int] = []
         self.stats = {"in_bytes": 0, "out_bytes": 0, "reads": 0, "writes": 0, "max_in": 0,
                       "max_out": 0}
@@ -233,7 +234,10 @@ class Server:
                 for key, mask in sel.select(timeout):
                     conn = key.data
                     if conn is None:
-                        self.accept(key.fileobj)
+                        try:
+                            self.accept(key.fileobj)
+                        except Exception as e:  # never let accepting stop the loop
+                            self.log(f"Accepting client connection: {e}", "#")
                         continue
                     try:
                         if mask & selectors.EVENT_WRITE:
@@ -269,7 +273,16 @@ class Server:
                 sock, addr = lsock.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:
+            except OSError as e:
+                if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    # out of descriptors: stop polling the listener until the next cron
+                    # turn instead of spinning on an always-readable socket
+                    self.log(f"Accepting client connection: {e.strerror}", "#")
+                    try:
+                        self.sel.unregister(lsock)
+                    except (KeyError, ValueError):
+                        pass
+                    self.paused_listeners.append(lsock)
                 return
             sock.setblocking(False)
             if sock.family != socket.AF_UNIX:
@@ -519,6 +532,12 @@ class Server:
 
     def cron(self) -> None:
         e = self.engine
+        while self.paused_listeners:
+            lsock = self.paused_listeners.pop()
+            try:
+                self.sel.register(lsock, selectors.EVENT_READ, None)
+            except (KeyError, ValueError):
+                pass
         if getattr(e, "active_expire_enabled", True):
             e.active_expire_cycle(budget_s=0.25 / self.config.hz)
         now = time.monotonic()

@@ -3,6 +3,7 @@ transactions, blocking pops, RESP3), redis-cli and redis-benchmark, limits."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import threading
@@ -307,3 +308,34 @@ def test_proto_max_bulk_len_applies_at_runtime(ours, r):
             assert s.recv(100) == b"-ERR Protocol error: invalid bulk length\r\n"
     finally:
         r.config_set("proto-max-bulk-len", "512mb")
+
+
+def test_out_of_descriptors_does_not_spin():
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with ServerThread() as srv:
+        c = srv.client()
+        c.ping()
+        held = []
+        resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 2, hard))
+        try:
+            for _ in range(5):
+                try:
+                    held.append(socket.create_connection(("127.0.0.1", srv.port), timeout=1))
+                except OSError:
+                    break
+            time.sleep(0.3)
+            assert srv.thread.is_alive()
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            for h in held:
+                h.close()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                if c.ping():
+                    break
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        assert c.ping()
