@@ -380,9 +380,11 @@ def load_file(cfg: Config, path: str, *, depth: int = 0) -> None:
 def options_to_text(options: list[str]) -> bytes:
     """`--port 7000 --save ""` -> the config lines Redis builds from its argv."""
     lines: list[str] = []
-    for arg in options:
+    for i, arg in enumerate(options):
         if arg.startswith("--") and len(arg) > 2:
             lines.append(arg[2:])
+            if arg == "--save" and (i + 1 == len(options) or options[i + 1].startswith("--")):
+                lines[-1] += ' ""'  # a bare --save means no save points, as redis-server
         elif not lines:
             raise ConfigError(f"Invalid option '{arg}': options must start with --")
         else:

@@ -95,3 +95,8 @@ def test_runtime_immutable():
         cfg.set("databases", ["4"], runtime=True)
     cfg.set("maxmemory", ["1gb"], runtime=True)
     assert cfg.get("maxmemory") == str(1 << 30)
+
+
+def test_bare_save_option():
+    cfg = from_argv(["--save", "--port", "7001"])
+    assert cfg.get("save") == "" and cfg.port == 7001
