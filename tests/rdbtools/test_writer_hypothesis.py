@@ -112,8 +112,6 @@ def test_payload_round_trip(v, version):
     assert norm_value(kind, back, version) == norm_value(kind, value, version)
 
 
-@pytest.mark.xfail(reason="reader adds node deltas as int64 without wrapping (requested fix)",
-                   strict=False)
 def test_stream_id_delta_wraps_modulo_2_64():
     """Node deltas are uint64 differences stored as int64 (streamAppendItem)."""
     # The same IDs XADDed into Redis 7.0 DUMP to exactly these bytes (see test_payload).
