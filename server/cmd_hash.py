@@ -355,9 +355,18 @@ def _hexpire(e, c, argv, base, seconds):
         db.delete(argv[1])
     elif db.watched:
         db.touch(argv[1])
-    if any(x in (1, 2) for x in out):
-        e.rewrite([b"HPEXPIREAT", argv[1], b"%d" % when, b"FIELDS", b"%d" % len(fields),
-                   *fields])
+    # propagate what happened, not what was asked: updated fields get the absolute
+    # time, fields that expired at once are deleted
+    updated = [f for f, r in zip(fields, out) if r == 1]
+    deleted = [f for f, r in zip(fields, out) if r == 2]
+    props = []
+    if updated:
+        props.append([b"HPEXPIREAT", argv[1], b"%d" % when, b"FIELDS", b"%d" % len(updated),
+                      *updated])
+    if deleted:
+        props.append([b"HDEL", argv[1], *deleted])
+    if props:
+        e.rewrite(*props)
     return out
 
 

@@ -644,6 +644,12 @@ def xreadgroup(e, c, argv):
     return BLOCK(keys, block / 1000.0, NULL_ARRAY)
 
 
+def _claim_prop(key, group, cname, pid, p, g):
+    """An ownership change in the absolute form Redis propagates."""
+    return [b"XCLAIM", key, group, cname, b"0", fmt_id(pid), b"TIME", b"%d" % p[1],
+            b"RETRYCOUNT", b"%d" % p[2], b"FORCE", b"JUSTID", b"LASTID", fmt_id(g.last_id)]
+
+
 def _consumer(e, g, cname):
     cons = g.consumers.get(cname)
     if cons is None:
@@ -793,6 +799,10 @@ def xclaim(e, c, argv):
         g.last_id = opts["lastid"]
     cname = argv[3]
     out = []
+    props: list = []
+    dirty_before = e.dirty
+    if opts["lastid"] is not None:
+        e.dirty += 1
     for pid in ids:
         p = g.pel.get(pid)
         if p is None:
@@ -828,6 +838,12 @@ def xclaim(e, c, argv):
             p[2] += 1
         out.append(fmt_id(pid) if opts["justid"] else entry_reply(s, pid))
         e.dirty += 1
+        props.append(_claim_prop(argv[1], argv[2], cname, pid, p, g))
+    if props:
+        e.rewrite(*props)
+    elif e.dirty != dirty_before:
+        e.rewrite([b"XGROUP", b"SETID", argv[1], argv[2], fmt_id(g.last_id), b"ENTRIESREAD",
+                   b"%d" % g.entries_read])
     return out
 
 
@@ -855,6 +871,7 @@ def xautoclaim(e, c, argv):
     now = e.now_ms
     cname = argv[3]
     claimed, deleted = [], []
+    props: list = []
     nxt = (0, 0)
     scanned = 0
     pend = sorted(pid for pid in g.pel if pid >= start)
@@ -885,10 +902,14 @@ def xautoclaim(e, c, argv):
         cons.pel[pid] = None
         cons.seen_time = cons.active_time = now
         claimed.append(fmt_id(pid) if justid else entry_reply(s, pid))
+        props.append(_claim_prop(argv[1], argv[2], cname, pid, p, g))
     else:
         nxt = (0, 0)
     if claimed or deleted:
         e.dirty += 1
+        if deleted:
+            props.append([b"XACK", argv[1], argv[2], *deleted])
+        e.rewrite(*props)
     return [fmt_id(nxt), claimed, deleted]
 
 

@@ -239,3 +239,34 @@ def test_command_docs_feed_redis_cli_hints():
     assert run(e, c, "COMMAND", "COUNT") == len(e.commands)
     info = run(e, c, "COMMAND", "INFO", "get", "nosuch")
     assert info[0][:6] == [b"get", 2, info[0][2], 1, 1, 1] and info[1] is None
+
+
+def test_stream_claims_replay_to_the_same_pel():
+    clock = Clock()
+    e, c = make(clock)
+    log = []
+    e.prop_hooks.append(lambda db, argv: log.append(argv))
+    for i in range(1, 5):
+        run(e, c, "XADD", "s", f"{i}-0", "f", "v")
+    run(e, c, "XGROUP", "CREATE", "s", "g", "0")
+    run(e, c, "XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", ">")
+    clock.t += 10
+    run(e, c, "XCLAIM", "s", "g", "bob", "5000", "1-0", "2-0")
+    run(e, c, "XDEL", "s", "3-0")
+    run(e, c, "XAUTOCLAIM", "s", "g", "carol", "5000", "0")
+    run(e, c, "HSET", "h", "a", "1", "b", "2")
+    run(e, c, "HEXPIRE", "h", "100", "NX", "FIELDS", "2", "a", "b")
+    run(e, c, "HEXPIRE", "h", "500", "XX", "FIELDS", "1", "a")
+    replica, rc = make(Clock(clock.t + 1))
+    for argv in log:
+        assert type(replica.execute(rc, argv)) is not Error, argv
+    from server.objects import to_record
+
+    def pel(key, engine):
+        # consumers' seen/active times are the replaying server's own (as in Redis)
+        return [(g.name, g.last_id, g.entries_read, g.pending,
+                 sorted((x.name, x.pending) for x in g.consumers))
+                for g in to_record(engine.dbs[0].data[key])[1].groups]
+
+    assert pel(b"s", e) == pel(b"s", replica)
+    assert e.dbs[0].data[b"h"].fexp == replica.dbs[0].data[b"h"].fexp
