@@ -816,6 +816,8 @@ def xclaim(e, c, argv):
             if prev is not None:
                 prev.pel.pop(pid, None)
             del g.pel[pid]
+            e.dirty += 1
+            props.append([b"XACK", argv[1], argv[2], fmt_id(pid)])
             continue
         cons = g.consumers.get(cname)
         if cons is None:
