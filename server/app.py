@@ -38,19 +38,45 @@ class Logger:
 
 
 def build(config: Config, *, config_file: str | None = None, log=None) -> Server:
+    """Engine + listening loop + persistence, booted from disk (dump.rdb / AOF).
+
+    Raises AofLoadError / FormatError when the files on disk refuse to load, as Redis
+    refuses to start.
+    """
+    from .persist.manager import Persistence
+
     engine = Engine(config)
     engine.config_file = os.path.abspath(config_file) if config_file else ""
     srv = Server(engine, log=log)
     srv.listen()
+    try:
+        srv.persist = engine.persist = Persistence(engine, log=srv.log, tick=srv.loading_tick)
+        srv.write_at_once = False  # replies wait for the AOF write of their turn
+        engine.persist.boot()
+        engine.persist.attach()
+    except BaseException:
+        srv.close_all()
+        raise
     return srv
 
 
 def run(config: Config, *, config_file: str | None = None) -> int:
     """Run until SHUTDOWN or SIGTERM/SIGINT; returns the process exit code."""
     log = Logger(config.get("logfile"), config.get("loglevel"))
-    log("rdbkit-server starting (speaks Redis 7.0 protocol, no persistence in this version)",
-        "#")
-    srv = build(config, config_file=config_file, log=log)
+    from rdbtools.errors import FormatError
+
+    from .persist.load import AofLoadError
+
+    log("rdbkit-server starting (speaks Redis 7.0 protocol)", "#")
+    try:
+        srv = build(config, config_file=config_file, log=log)
+    except AofLoadError as e:  # before FormatError: it is one
+        for line in getattr(e, "lines", None) or [str(e)]:
+            log(line, "#")
+        return 1
+    except FormatError as e:
+        log("Fatal error loading the DB: %s. Exiting." % e, "#")
+        return 1
     pidfile = config.get("pidfile")
     if pidfile:
         with open(pidfile, "w") as f:
@@ -58,6 +84,9 @@ def run(config: Config, *, config_file: str | None = None) -> int:
 
     def on_signal(signum, frame):
         log(f"Received {signal.Signals(signum).name} scheduling shutdown...", "#")
+        p = srv.persist
+        if p is not None and not p.done:
+            p.shutdown()  # saves when save points are set, closes the AOF
         srv.stop()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -80,10 +109,18 @@ class ServerThread:
     """An in-process server on 127.0.0.1:<ephemeral> in a daemon thread (tests)."""
 
     def __init__(self, *directives: str, config: Config | None = None) -> None:
+        import tempfile
+
         from .config import apply_text, options_to_text
 
         self.config = config or Config()
-        opts = ["--port", "0", "--bind", "127.0.0.1", *directives]
+        self._tmp = None
+        base = ["--port", "0", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        if "--dir" not in directives:
+            # never boot from, or save into, whatever directory the tests run in
+            self._tmp = tempfile.TemporaryDirectory(prefix="rdbkit-server-")
+            base += ["--dir", self._tmp.name]
+        opts = [*base, *directives]
         apply_text(self.config, options_to_text(list(opts)), source="(test)")
         self.server: Server | None = None
         self.thread: threading.Thread | None = None
@@ -113,6 +150,9 @@ class ServerThread:
             except OSError:
                 pass
             self.thread.join(10)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
 
     def client(self, **kw):
         import redis

@@ -170,6 +170,8 @@ def flushall(e, c, argv):
     _flush_mode(argv)
     e.flush_all()
     e.dirty += 1
+    if e.persist is not None:
+        e.persist.after_flushall()  # Redis 7.0 flushAllDataAndResetRDB()
     return OK
 
 

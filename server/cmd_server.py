@@ -211,7 +211,7 @@ def info_sections(e, c) -> dict[str, list[tuple[str, object]]]:
             ("mem_fragmentation_ratio", "1.00"), ("mem_allocator", "pymalloc"),
             ("lazyfree_pending_objects", 0),
         ],
-        "persistence": [
+        "persistence": e.persist.info_fields() if e.persist is not None else [
             ("loading", 0), ("async_loading", 0), ("rdb_changes_since_last_save", e.dirty),
             ("rdb_bgsave_in_progress", 0), ("rdb_last_save_time", int(e.start_time)),
             ("rdb_last_bgsave_status", "ok"), ("aof_enabled", 0),
@@ -711,6 +711,8 @@ def time_(e, c, argv):
 
 @command("lastsave", 1, "loading stale fast", 0, 0, 0, "server")
 def lastsave(e, c, argv):
+    if e.persist is not None:
+        return e.persist.lastsave()
     return int(e.start_time)
 
 
@@ -769,6 +771,10 @@ def debug(e, c, argv):
         return Simple(("Value at:0x0 refcount:1 encoding:%s serializedlength:%d lru:0 "
                        "lru_seconds_idle:0%s" % (encoding_of(v).decode(), _mem(v), extra)
                        ).encode())
+    if sub in (b"reload", b"loadaof") and len(argv) == 2 and e.persist is not None:
+        ok, msg = (e.persist.debug_reload() if sub == b"reload"
+                   else e.persist.debug_loadaof())
+        return OK if ok else err(msg)
     if sub == b"help":
         return [Simple(b"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"),
                 Simple(b"DIGEST"), Simple(b"DIGEST-VALUE <key> [<key> ...]"),
@@ -807,6 +813,11 @@ def shutdown(e, c, argv):
         if len(flags) > 1:
             return SYNTAX
         return err("ERR No shutdown in progress.")
+    p = e.persist
+    if p is not None and not p.done:
+        if not p.shutdown(save=b"save" in flags, nosave=b"nosave" in flags,
+                          force=b"force" in flags):
+            return err("ERR Errors trying to SHUTDOWN. Check logs.")
     e.shutdown_requested = flags
     c.close_after_reply = True
     return None  # no reply: the connection just closes
@@ -1164,3 +1175,36 @@ def slowlog_reset(e, c, argv):
 def slowlog_help(e, c, argv):
     return [Simple(b"SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"),
             Simple(b"GET [<count>]"), Simple(b"LEN"), Simple(b"RESET"), Simple(b"HELP")]
+
+
+# -- persistence commands (the work is server.persist's) --------------------------------
+
+def _persist(e):
+    if e.persist is None:
+        raise CommandError(err("ERR persistence is not available in this server"))
+    return e.persist
+
+
+@command("save", 1, "admin noscript no-async-loading no-multi", 0, 0, 0, "server")
+def save(e, c, argv):
+    ok, msg = _persist(e).cmd_save()
+    return OK if ok else err(msg)
+
+
+@command("bgsave", -1, "admin noscript no-async-loading", 0, 0, 0, "server")
+def bgsave(e, c, argv):
+    schedule = False
+    if len(argv) == 2:
+        if argv[1].lower() != b"schedule":
+            return SYNTAX
+        schedule = True
+    elif len(argv) > 2:
+        return SYNTAX
+    ok, msg = _persist(e).cmd_bgsave(schedule)
+    return Simple(msg.encode()) if ok else err(msg)
+
+
+@command("bgrewriteaof", 1, "admin noscript no-async-loading", 0, 0, 0, "server")
+def bgrewriteaof(e, c, argv):
+    ok, msg = _persist(e).cmd_bgrewriteaof()
+    return Simple(msg.encode()) if ok else err(msg)

@@ -129,6 +129,7 @@ class Engine:
         self.next_client_id = 1
         self.prop_hooks: list = []
         self.log = lambda msg, mark="*": None  # the server installs its logger
+        self.persist = None  # server.persist.manager.Persistence once wired (app.build)
         self._prop_override = None
         self._prop_db = -1
         self.dirty = 0

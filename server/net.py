@@ -151,9 +151,12 @@ class Server:
         self.stats = {"in_bytes": 0, "out_bytes": 0, "reads": 0, "writes": 0, "max_in": 0,
                       "max_out": 0}
         self.last_dirty = -1
-        #: reply right after each client's input is executed (measured faster than
-        #: Redis's read-everything-then-write-everything turn on loopback; see man page)
+        #: reply right after each client's input is executed; off once persistence is
+        #: wired, since the AOF must be written (and fsynced) before replies leave
         self.write_at_once = True
+        #: server.persist.manager.Persistence, set by app.build (None: no persistence)
+        self.persist = None
+        self.loading_now = False
         self.active_expire_enabled = True
         engine.net_info = self.net_info
         if log is not None:
@@ -356,6 +359,9 @@ class Server:
                 conn.closing = True
                 q.clear()
                 break
+            if self.loading_now and not _allowed_while_loading(engine, argv):
+                conn.reply(LOADING)
+                continue
             reply = execute(client, argv)
             if type(reply) is Block:
                 self._block(conn, argv, reply)
@@ -442,6 +448,8 @@ class Server:
             self.process(conn)
 
     def write_pending(self) -> None:
+        if self.persist is not None:
+            self.persist.before_sleep()  # AOF written (and fsynced) before any reply
         pending = self.pending_write
         self.pending_write = set()
         for conn in pending:
@@ -504,6 +512,11 @@ class Server:
         self.engine.free_client(conn.client)
 
     def close_all(self) -> None:
+        if self.persist is not None and not self.persist.done:
+            try:
+                self.persist.shutdown(nosave=True)  # close the AOF cleanly
+            except Exception as ex:
+                self.log(f"Closing persistence: {type(ex).__name__}: {ex}", "#")
         for conn in list(self.conns.values()):
             if conn.out or conn.pending_view is not None:
                 try:
@@ -530,8 +543,40 @@ class Server:
                 pass
         self.sel.close()
 
+    def loading_tick(self) -> None:
+        """One quick turn while the dataset loads: accept, read, answer `-LOADING` to
+        everything but the commands Redis allows then (INFO, PING is not one of them)."""
+        self.loading_now = True
+        try:
+            for key, mask in self.sel.select(0):
+                conn = key.data
+                try:
+                    if conn is None:
+                        self.accept(key.fileobj)
+                        continue
+                    if mask & selectors.EVENT_WRITE:
+                        self.flush(conn)
+                    if mask & selectors.EVENT_READ and not conn.dead:
+                        self.read(conn)
+                except Exception as e:
+                    self.log(f"Error while loading: {type(e).__name__}: {e}", "#")
+            pending = self.pending_write
+            self.pending_write = set()
+            for conn in pending:
+                if not conn.dead:
+                    self.flush(conn)
+        finally:
+            self.loading_now = False
+
+    serve_loading_tick = loading_tick
+
     def cron(self) -> None:
         e = self.engine
+        if self.persist is not None:
+            try:
+                self.persist.cron()
+            except Exception as ex:  # persistence trouble is logged, the loop goes on
+                self.log(f"Persistence cron: {type(ex).__name__}: {ex}", "#")
         while self.paused_listeners:
             lsock = self.paused_listeners.pop()
             try:
@@ -562,6 +607,16 @@ class Server:
                 self.close_conn(conn)
         if self.pending_write:
             self.write_pending()
+
+
+LOADING = Raw(b"-LOADING Redis is loading the dataset in memory\r\n")
+
+
+def _allowed_while_loading(engine, argv) -> bool:
+    cmd = engine.commands.get(argv[0].lower())
+    if cmd is not None and cmd.subs is not None and len(argv) >= 2:
+        cmd = cmd.subs.get(argv[1].lower(), cmd)
+    return cmd is None or "loading" in cmd.flags
 
 
 def _send_and_close(sock: socket.socket, data: bytes) -> None:
