@@ -68,6 +68,25 @@ def _wr_hash(e, c, key):
 
 @command("hset", -4, "write denyoom fast", 1, 1, 1, "hash", since="2.0.0")
 def hset(e, c, argv):
+    if len(argv) == 4:
+        # the common single-field form, without the general bookkeeping
+        db = c.db
+        key = argv[1]
+        h = db.get(key)
+        if type(h) is RHash and not h.fexp:
+            f, v = argv[2], argv[3]
+            if h.lp:
+                cfg = e.config
+                if len(f) > cfg.hash_max_value or len(v) > cfg.hash_max_value:
+                    h.lp = False
+            new = f not in h
+            h[f] = v
+            if new and h.lp and len(h) > e.config.hash_max_entries:
+                h.lp = False
+            if db.watched:
+                db.touch(key)
+            e.dirty += 1
+            return 1 if new else 0
     if len(argv) % 2:
         return err("ERR wrong number of arguments for '%s' command"
                    % argv[0].decode("utf-8", "replace").lower())

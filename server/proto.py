@@ -361,9 +361,11 @@ class FastRequestParser(RequestParser):
         gets = self.reader.gets
         max_bulk = self.max_bulk
         authed = self.authenticated
+        dig = _DIGITS
         try:
             while pos < n:
-                if not _small_multibulk(buf, pos):
+                if not (buf[pos] == 42 and pos + 2 < n and buf[pos + 2] == 13
+                        and 48 < buf[pos + 1] <= 57) and not _small_multibulk(buf, pos):
                     # inline, malformed, or a huge argument count: hiredis spends time
                     # linear in a declared count, so those never reach it
                     self.fast = False
@@ -388,7 +390,8 @@ class FastRequestParser(RequestParser):
                 if type(x) is not list:
                     self.fast = False
                     break
-                size = 3 + len(str(len(x)))
+                # every element a bulk string, within the limits, at its exact wire size
+                size = 3 + dig[len(x)]
                 ok = True
                 for a in x:
                     if type(a) is not bytes:
@@ -398,15 +401,16 @@ class FastRequestParser(RequestParser):
                     if la > max_bulk:
                         ok = False
                         break
-                    size += la + 5 + len(str(la))
+                    size += la + 5 + (dig[la] if la < 65536 else len(str(la)))
                 if not ok or (not authed and (len(x) > UNAUTH_MAX_ARGS or any(
                         len(a) > UNAUTH_MAX_BULK for a in x))):
                     self.fast = False
                     break
                 if x:
-                    last = x[-1]
-                    if buf[pos + size - len(last) - len(str(len(last))) - 5] != 36 or \
-                            buf[pos + size - 2:pos + size] != b"\r\n":
+                    ll = len(x[-1])
+                    end = pos + size
+                    if buf[end - ll - (dig[ll] if ll < 65536 else len(str(ll))) - 5] != 36 \
+                            or buf[end - 2] != 13 or buf[end - 1] != 10:
                         self.fast = False
                         break
                 pos += size
@@ -418,6 +422,8 @@ class FastRequestParser(RequestParser):
 
 #: hiredis only ever sees requests declaring at most this many arguments
 FAST_MAX_ARGS = 9999
+#: decimal digits of small numbers, for wire-size arithmetic without str()
+_DIGITS = [len(str(i)) for i in range(1 << 16)]
 
 
 def _small_multibulk(buf, pos: int) -> bool:
