@@ -19,10 +19,13 @@ redis:
 	  || (apt-get update -qq && apt-get install -y -qq redis-server redis-tools)
 	@command -v strace >/dev/null || (apt-get install -y -qq strace || true)
 
-# The main job on the shipped fixtures: check every RDB and print its offline DEBUG DIGEST.
+# The main job on the shipped fixtures: check every RDB and AOF, print each one's offline
+# DEBUG DIGEST, and dump one RDB as JSON Lines.
 demo: $(VENV)/.installed
 	$(VENV)/bin/rdbkit check-rdb --summary fixtures/rdb/*.rdb
-	$(VENV)/bin/rdbkit digest fixtures/rdb/*.rdb
+	$(VENV)/bin/rdbkit check-aof fixtures/aof/preamble/appendonlydir
+	$(VENV)/bin/rdbkit digest fixtures/rdb/*.rdb fixtures/aof/*/appendonlydir
+	$(VENV)/bin/rdbkit dump --format jsonl --db 1 fixtures/rdb/all-types.rdb
 
 test: $(VENV)/.installed redis
 	$(PY) -m pytest -q $(PYTEST_ARGS)
