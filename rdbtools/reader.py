@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import struct
+from itertools import chain
 from typing import Iterator
 
 from . import fileio
@@ -54,12 +55,17 @@ def iter_records(source, *, verify_checksum: bool = True,
     elif isinstance(source, (bytes, bytearray, memoryview)):
         size_hint = len(source)
     parser = RdbParser(verify_checksum=verify_checksum, path=path, size_hint=size_hint)
-    chunks = _chunks(source, chunk_size, parser)
+    # Records come out of a C-level chain over whole batches: one generator resume
+    # per batch instead of one per record.
+    return chain.from_iterable(_batches(parser, _chunks(source, chunk_size, parser)))
+
+
+def _batches(parser: RdbParser, chunks):
     next_events = parser.next_events
     while True:
         recs = next_events()
         if recs:
-            yield from recs
+            yield recs
             continue
         if parser.done:
             return
