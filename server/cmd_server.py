@@ -1208,3 +1208,10 @@ def bgsave(e, c, argv):
 def bgrewriteaof(e, c, argv):
     ok, msg = _persist(e).cmd_bgrewriteaof()
     return Simple(msg.encode()) if ok else err(msg)
+
+
+@command("monitor", 1, "admin noscript loading stale", 0, 0, 0, "server", since="1.0.0")
+def monitor(e, c, argv):
+    if c not in e.monitors:
+        e.monitors.append(c)
+    return OK

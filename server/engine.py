@@ -135,6 +135,7 @@ class Engine:
         self.dirty = 0
         self.loading = False
         self.functions: dict[bytes, bytes] = {}  # library name -> code
+        self.monitors: list = []                 # clients in MONITOR mode
         self.channels: dict[bytes, set] = {}     # Pub/Sub channel -> clients
         self.patterns: dict[bytes, set] = {}     # Pub/Sub pattern -> clients
         self.start_time = time.time()
@@ -160,11 +161,25 @@ class Engine:
 
     def free_client(self, c: Client) -> None:
         self.unwatch_all(c)
+        if c in self.monitors:
+            self.monitors.remove(c)
         for ch in c.subs:
             self._unsub(self.channels, ch, c)
         for pat in c.psubs:
             self._unsub(self.patterns, pat, c)
         self.clients.pop(c.id, None)
+
+    # -- MONITOR ------------------------------------------------------------------------
+    def _feed_monitors(self, c: Client, argv: list[bytes]) -> None:
+        t = self.clock()
+        line = b"%d.%06d [%d %s]" % (int(t), int(t % 1 * 1_000_000), c.db.id,
+                                    (c.addr or "lua").encode())
+        line += b"".join(b" " + _repr_arg(a) for a in argv)
+        from .proto import Simple
+
+        for m in list(self.monitors):
+            if m is not c:
+                self.push(m, Simple(line))
 
     # -- Pub/Sub ------------------------------------------------------------------------
     @staticmethod
@@ -258,6 +273,8 @@ class Engine:
                 cmd.fullname, type(e).__name__))
         cmd.calls += 1
         c.last_cmd = cmd.fullname
+        if self.monitors and not (cmd.flags & _NOT_MONITORED):
+            self._feed_monitors(c, argv)
         if type(reply) is Error:
             cmd.failed += 1
             self.error_replies += 1
@@ -395,6 +412,33 @@ class Engine:
 _NOT_QUEUED = {"exec", "discard", "multi", "watch", "quit", "reset"}
 _PUBSUB_CONTEXT = {"subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ssubscribe",
                    "sunsubscribe", "ping", "quit", "reset"}
+
+
+_NOT_MONITORED = frozenset({"admin", "skip-monitor"})
+
+
+def _repr_arg(a: bytes) -> bytes:
+    """sdscatrepr(): quoted, with C escapes and \\xHH for other unprintables."""
+    out = bytearray(b'"')
+    for ch in a:
+        if ch == 34 or ch == 92:
+            out += b"\\" + bytes((ch,))
+        elif ch == 10:
+            out += b"\\n"
+        elif ch == 13:
+            out += b"\\r"
+        elif ch == 9:
+            out += b"\\t"
+        elif ch == 7:
+            out += b"\\a"
+        elif ch == 8:
+            out += b"\\b"
+        elif 32 <= ch < 127:
+            out.append(ch)
+        else:
+            out += b"\\x%02x" % ch
+    out += b'"'
+    return bytes(out)
 
 
 def _trunc(b: bytes, n: int = 128) -> str:

@@ -54,3 +54,24 @@ def test_redis_py_pubsub(ours):
         msg = p.get_message(timeout=1)
     assert msg["data"] == b"hello"
     p.close()
+
+
+def _monitor_lines(port: int):
+    import re
+
+    with RawClient(port) as mon, RawClient(port) as cli:
+        assert mon.call("MONITOR") == "OK"
+        for cmd in (["SET", "k", "a b\n\x01\"\\"], ["GET", "k"], ["MULTI"], ["INCR", "n"],
+                    ["EXEC"], ["CONFIG", "GET", "port"], ["SELECT", "2"], ["PING"],
+                    ["ECHO", "end"]):
+            cli.call(*cmd)
+        lines = []
+        while not lines or not lines[-1].endswith('"end"'):
+            lines.append(str(mon.read()))
+    # drop the timestamp and the client's address, which differ between servers
+    return [re.sub(r"^\d+\.\d{6} \[(\d+) [^\]]+\]", r"[\1]", line) for line in lines]
+
+
+@pytest.mark.interop
+def test_monitor_like_redis(ours, real):
+    assert _monitor_lines(ours.port) == _monitor_lines(real.port)
