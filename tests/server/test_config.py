@@ -100,3 +100,21 @@ def test_runtime_immutable():
 def test_bare_save_option():
     cfg = from_argv(["--save", "--port", "7001"])
     assert cfg.get("save") == "" and cfg.port == 7001
+
+
+def test_config_rewrite_round_trips(tmp_path):
+    from server.app import ServerThread
+    from server.config import Config, load_file
+
+    conf = tmp_path / "redis.conf"
+    conf.write_text("maxmemory 1mb\n")
+    cfg = Config()
+    load_file(cfg, str(conf))
+    with ServerThread("--dir", str(tmp_path), config=cfg) as srv:
+        srv.engine.config_file = str(conf)
+        c = srv.client()
+        c.config_set("maxmemory-policy", "allkeys-lru")
+        assert c.config_rewrite()
+    again = from_argv([str(conf)])
+    assert again.get("maxmemory-policy") == "allkeys-lru"
+    assert again.get("maxmemory") == str(1 << 20)
