@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from rdbtools.cli._common import CommandFailed, run_standalone
+from rdbtools.cli._common import CommandFailed
 
 
 @click.command(name="server", context_settings={
@@ -42,4 +42,5 @@ def command(version: bool, args: tuple[str, ...]) -> None:
 
 
 def main() -> None:
-    run_standalone(command)
+    """The `rdbkit-server` script: the same command, under the name users type."""
+    command.main(prog_name="rdbkit-server")
