@@ -372,9 +372,9 @@ class FastRequestParser(RequestParser):
                     break
                 try:
                     x = gets()
-                except hiredis.ProtocolError:
-                    self.fast = False
-                    break
+                except Exception:  # ProtocolError, or hiredis building a RESP3 map
+                    self.fast = False  # with list keys (TypeError): the strict parser
+                    break              # reports what Redis would
                 if x is False:
                     # an incomplete request: the strict parser vets the headers seen so
                     # far (limits, lengths) and remembers how much it needs, so a big

@@ -168,6 +168,7 @@ _PIECES = st.sampled_from([
     b"$0\r\n\r\n", b"$4\r\nPING\r\n", b"+OK\r\n", b":1\r\n", b"$-1\r\n", b"$03\r\nabc\r\n",
     b"PING\r\n", b"SET a 'b c'\r\n", b'"unbalanced\r\n', b"\r\n", b"\n", b"*", b"$", b"\r",
     b"*99999\r\n", b"$2\r\nab", b"*1\r\n$4\r\nEC", b"=7\r\ntxt:abc\r\n", b"*1\r\n*1\r\n",
+    b"%1\r\n", b"~1\r\n", b",1.5\r\n", b"#t\r\n", b"_\r\n", b"*12\r\n",
 ])
 
 
@@ -183,8 +184,8 @@ def _run(cls, chunks):
     return out
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_PIECES, max_size=12), st.lists(st.integers(0, 60), max_size=4))
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_PIECES, max_size=14), st.lists(st.integers(0, 80), max_size=4))
 def test_fast_and_strict_parsers_agree(pieces, cuts):
     data = b"".join(pieces)
     bounds = sorted({min(c, len(data)) for c in cuts})
