@@ -214,20 +214,26 @@ def test_altered_aof_fails_against_expectation(redis_server, tmp_path):
 # -- rdbkit-server -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", RDB_FIXTURES, ids=lambda p: p.name)
-def test_drill_with_rdbkit_server_never_fakes_a_pass(path):
-    """Whatever rdbkit-server loads, the drill passes only if the dataset really is there."""
+def test_drill_passes_on_every_rdb_fixture_with_rdbkit_server(path):
     report = drill(str(path), server="rdbkit", timeout=60)
     assert report.server == "rdbkit-server"
-    if report.ok:
-        assert report.server_digest == digest_file(path)
-    else:
-        assert report.problems
-
-
-@pytest.mark.xfail(reason="issue 6: rdbkit-server does not boot from dump.rdb / AOF yet",
-                   strict=False)
-@pytest.mark.parametrize("path", [FIXTURES / "rdb" / "all-types.rdb",
-                                  FIXTURES / "aof" / "preamble"], ids=lambda p: p.name)
-def test_drill_passes_with_rdbkit_server(path):
-    report = drill(str(path), server="rdbkit", timeout=60)
     assert report.ok, report.problems
+    assert report.server_digest == digest_file(path)
+
+
+@pytest.mark.parametrize("name", AOF_FIXTURES)
+def test_drill_passes_on_every_aof_fixture_with_rdbkit_server(name):
+    want = _sidecar_digest(name)
+    report = drill(str(FIXTURES / "aof" / name), server="rdbkit", timeout=60,
+                   expect=parse_expectation(want))
+    assert report.ok, report.problems
+    assert report.server_digest == want
+
+
+def test_drill_with_rdbkit_server_fails_on_an_altered_backup(tmp_path):
+    src = FIXTURES / "rdb" / "all-types.rdb"
+    altered = tmp_path / "altered.rdb"
+    _alter_db3(src, altered)
+    report = drill(str(altered), server="rdbkit", timeout=60,
+                   expect=parse_expectation(digest_file(src)))
+    assert not report.ok
