@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from rdbtools.errors import RdbkitError
+
 from .manifest import MANIFEST_MAX_LINE
 
 __all__ = ["Layout", "RESP", "PREAMBLE", "MULTI_PART", "detect", "is_manifest", "is_rdb",
@@ -24,7 +26,7 @@ RESP, PREAMBLE, MULTI_PART = "resp", "rdb-preamble", "multi-part"
 RDB_MAGIC = b"REDIS"
 
 
-class LayoutError(Exception):
+class LayoutError(RdbkitError):
     """The path cannot be resolved to something to check (message is user-facing)."""
 
 
