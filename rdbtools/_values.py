@@ -16,6 +16,7 @@ from . import _lzf
 from .blobs import as_bytes as _bytes_items
 from .blobs import intset as _intset
 from .blobs import listpack as _listpack
+from .blobs.listpack import strings as _lp_strings
 from .blobs import ziplist as _ziplist
 from .blobs import zipmap as _zipmap
 from .constants import (
@@ -261,7 +262,8 @@ def _v_list_ziplist(d, p, ctx):
 
 def _v_intset(d, p, ctx):
     items, q = _blob(_intset.entries, d, p, "intset")
-    return [b"%d" % x for x in items], None, q
+    # One C-level formatting pass instead of a per-element Python expression.
+    return " ".join(map(str, items)).encode().split(b" ") if items else [], None, q
 
 
 def _zset_from(items, p, what):
@@ -269,7 +271,7 @@ def _zset_from(items, p, what):
         raise Bad(f"{what} holds an odd number of elements ({len(items)})", p)
     members = _bytes_items(items[0::2])
     try:
-        scores = [float(s) for s in items[1::2]]
+        scores = list(map(float, items[1::2]))
     except ValueError:
         bad = next(s for s in items[1::2] if not _is_float(s))
         raise Bad(f"invalid zset score {bad[:40]!r}", p) from None
@@ -290,8 +292,13 @@ def _v_zset_ziplist(d, p, ctx):
 
 
 def _v_zset_listpack(d, p, ctx):
-    items, q = _blob(_listpack.entries, d, p, "zset listpack")
-    return _zset_from(items, p, "zset listpack"), None, q
+    items, q = _blob(_lp_strings, d, p, "zset listpack")
+    if len(items) & 1:
+        raise Bad(f"zset listpack holds an odd number of elements ({len(items)})", p)
+    try:
+        return list(zip(items[0::2], map(float, items[1::2]))), None, q
+    except ValueError:
+        return _zset_from(items, p, "zset listpack"), None, q
 
 
 def _v_hash_ziplist(d, p, ctx):
@@ -300,13 +307,13 @@ def _v_hash_ziplist(d, p, ctx):
 
 
 def _v_hash_listpack(d, p, ctx):
-    items, q = _blob(_listpack.entries, d, p, "hash listpack")
-    return _pairs(_bytes_items(items), p, "hash listpack"), None, q
+    items, q = _blob(_lp_strings, d, p, "hash listpack")
+    return _pairs(items, p, "hash listpack"), None, q
 
 
 def _v_set_listpack(d, p, ctx):
-    items, q = _blob(_listpack.entries, d, p, "set listpack")
-    return _bytes_items(items), None, q
+    items, q = _blob(_lp_strings, d, p, "set listpack")
+    return items, None, q
 
 
 def _v_quicklist(d, p, ctx):
@@ -343,8 +350,8 @@ def _quicklist2_node(d, p, out):
             raise Bad("empty PLAIN quicklist node", at)
         out.append(v)
     elif container == QuicklistContainer.PACKED:
-        items, p = _blob(_listpack.entries, d, p, "quicklist listpack node")
-        out.extend(_bytes_items(items))
+        items, p = _blob(_lp_strings, d, p, "quicklist listpack node")
+        out.extend(items)
     else:
         raise Bad(f"Quicklist integrity check failed: container {container}", at)
     return p

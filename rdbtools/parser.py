@@ -240,17 +240,22 @@ class RdbParser:
         cls = KeyRecord
         string_type = _STRING
         unpack_i64 = _I64.unpack_from
+        rdb_types = _RDB_TYPES
         db = self.db
         p = start = self._p
         try:
             if self.version is None:
                 append(self._parse_header())
                 p = self._p
+            readers_get = self._readers.get
             while p < limit:
-                start = p
-                # Fast path: a plain string key with short raw key and value, with or
-                # without a millisecond expire: a handful of index reads and slices.
-                if p < fast_end:
+                # Fast paths, below `fast_end` only: a plain string key with short raw
+                # key and value, with or without a millisecond expire (a handful of
+                # index reads and slices), and any other value type under a short key
+                # with no prefix opcodes. Anything unusual, including every error, takes
+                # the general path below, which re-parses the record and says exactly
+                # what went wrong.
+                while p < fast_end:
                     c = d[p]
                     if c == 0:
                         kl = d[p + 1]
@@ -263,19 +268,37 @@ class RdbParser:
                                            None, None, None, base + p, base + vend))
                                 p = vend
                                 continue
-                    elif c == 252 and d[p + 9] == 0:
+                    elif c == 252:
                         q = p + 9
-                        kl = d[q + 1]
-                        if kl < 64:
-                            kend = q + 2 + kl
-                            vl = d[kend]
-                            if vl < 64:
-                                vend = kend + 1 + vl
-                                append(cls(db, d[q + 2:kend], string_type, d[kend + 1:vend],
-                                           unpack_i64(d, p + 1)[0], None, None, None,
-                                           base + p, base + vend))
-                                p = vend
-                                continue
+                        if d[q] == 0:
+                            kl = d[q + 1]
+                            if kl < 64:
+                                kend = q + 2 + kl
+                                vl = d[kend]
+                                if vl < 64:
+                                    vend = kend + 1 + vl
+                                    append(cls(db, d[q + 2:kend], string_type, d[kend + 1:vend],
+                                               unpack_i64(d, p + 1)[0], None, None, None,
+                                               base + p, base + vend))
+                                    p = vend
+                                    continue
+                    elif c < 0xF0:
+                        reader = readers_get(c)
+                        kl = d[p + 1]
+                        if reader is not None and kl < 64:
+                            kend = p + 2 + kl
+                            try:
+                                value, fexp, vend = reader(d, kend, None)
+                            except Exception:
+                                break
+                            append(cls(db, d[p + 2:kend], rdb_types[c], value, None, None, None,
+                                       fexp, base + p, base + vend))
+                            p = vend
+                            continue
+                    break
+                if p >= limit:
+                    break
+                start = p
                 self._p = p
                 rec = self._parse_record()
                 if rec is not None:  # None: a record with nothing to report (slot import)

@@ -128,3 +128,50 @@ def entries(blob) -> list:
     if count != _UNKNOWN_COUNT and count != len(out):
         raise CorruptError(f"listpack header says {count} elements but it holds {len(out)}", 4)
     return out
+
+
+#: Decimal bytes of the 7-bit integers a listpack stores in one byte.
+_SMALL = tuple(b"%d" % i for i in range(128))
+
+
+def strings(blob) -> list[bytes]:
+    """`entries` with integers as canonical decimal bytes, decoded in one pass.
+
+    Hashes, sets, lists and zset members want bytes; small listpacks are nearly all
+    6-bit strings and 7-bit integers, so those two forms get a loop of their own and
+    anything else falls back to the general decoder.
+    """
+    n = len(blob)
+    if n < 7:
+        return _general_strings(blob)
+    total, count = _HDR.unpack_from(blob, 0)
+    last = n - 1
+    if total != n or blob[last] != 0xFF:
+        return _general_strings(blob)
+    out = []
+    append = out.append
+    small = _SMALL
+    p = 6
+    while p < last:
+        b = blob[p]
+        if b < 0x80:
+            if blob[p + 1] != 1:
+                return _general_strings(blob)
+            append(small[b])
+            p += 2
+        elif b < 0xC0:
+            end = p + b - 127  # p + 1 + (b & 0x3F)
+            if end >= last or blob[end] != end - p:
+                return _general_strings(blob)
+            append(blob[p + 1:end])
+            p = end + 1
+        else:
+            return _general_strings(blob)
+    if count != _UNKNOWN_COUNT and count != len(out):
+        return _general_strings(blob)
+    return out
+
+
+def _general_strings(blob) -> list[bytes]:
+    # The general decoder raises the precise error, or handles the rarer forms.
+    return [b"%d" % x if x.__class__ is int else x for x in entries(blob)]
