@@ -386,6 +386,75 @@ def _plain_string_line(rec: KeyRecord) -> bytes:
             % (rec.db, _text(rec.key), exp, _text(rec.value))).encode("utf-8")
 
 
+# Batch rendering: the same text as `dumps(key_to_obj(rec))`, built by C-level maps
+# over whole runs of keys instead of a dict and an encoder walk per key. Anything the
+# fast forms do not cover (non-UTF-8 bytes, special scores, field TTLs, idle/freq)
+# goes through the general path.
+
+_DECODE = bytes.decode
+_STRING_LINE = '{"db":%d,"key":%s,"type":"string","expire_ms":%s,"value":%s}'
+_STRING_LINE_NO_EXPIRE = '{"db":%d,"key":%s,"type":"string","expire_ms":null,"value":%s}'
+_KEY_LINE = '{"db":%d,"key":%s,"type":"%s","expire_ms":%s,"value":%s}'
+_PAIR = "[%s,%s]".__mod__
+_SCORED = "[%s,%r]".__mod__
+
+
+def _string_lines(run: list) -> list[str]:
+    """JSON lines of `(db, key, value, expire_ms)` tuples (plain string keys)."""
+    dbs, keys, vals, exps = zip(*run)
+    try:
+        kq = map(_QUOTE, map(_DECODE, keys))
+        vq = map(_QUOTE, map(_DECODE, vals))
+        if exps.count(None) == len(exps):
+            return list(map(_STRING_LINE_NO_EXPIRE.__mod__, zip(dbs, kq, vq)))
+        et = ["null" if e is None else str(e) for e in exps]
+        return list(map(_STRING_LINE.__mod__, zip(dbs, kq, et, vq)))
+    except UnicodeDecodeError:
+        return [_STRING_LINE % (db, _text(k), "null" if e is None else str(e), _text(v))
+                for db, k, v, e in run]
+
+
+def _array_text(items) -> str:
+    return "[" + ",".join(map(_QUOTE, map(_DECODE, items))) + "]"
+
+
+def _pairs_text(pairs) -> str:
+    if not pairs:
+        return "[]"
+    fs, vs = zip(*pairs)
+    return "[" + ",".join(map(_PAIR, zip(map(_QUOTE, map(_DECODE, fs)),
+                                          map(_QUOTE, map(_DECODE, vs))))) + "]"
+
+
+def _zset_text(pairs) -> str | None:
+    if not pairs:
+        return "[]"
+    ms, ss = zip(*pairs)
+    if not all(map(math.isfinite, ss)):
+        return None
+    if 0.0 in ss and any(s == 0.0 and math.copysign(1.0, s) < 0 for s in ss):
+        return None
+    return "[" + ",".join(map(_SCORED, zip(map(_QUOTE, map(_DECODE, ms)), ss))) + "]"
+
+
+def _fast_value_text(rec: KeyRecord):
+    """(type name, JSON text of the value) for the common kinds, else None."""
+    kind = rec.kind
+    try:
+        if kind is Kind.HASH:
+            return None if rec.field_expires else ("hash", _pairs_text(rec.value))
+        if kind is Kind.LIST:
+            return "list", _array_text(rec.value)
+        if kind is Kind.SET:
+            return "set", _array_text(rec.value)
+        if kind is Kind.ZSET:
+            text = _zset_text(rec.value)
+            return None if text is None else ("zset", text)
+    except UnicodeDecodeError:
+        return None
+    return None
+
+
 class JsonWriter:
     """Streams records to a binary file as a JSON array (`jsonl=False`) or JSON Lines."""
 
@@ -434,6 +503,43 @@ class JsonWriter:
                 self._flush()
             return
         self._emit(enc.feed(rec))
+
+    def write_batch(self, recs: list) -> None:
+        """Write a batch of records; plain string keys may be `(db, key, value,
+        expire_ms)` tuples (`RecordIterator.batches(raw_strings=True)`)."""
+        enc = self.enc
+        run = []
+        for rec in recs:
+            if rec.__class__ is tuple:
+                run.append(rec)
+                continue
+            if run:
+                self._write_run(run)
+                run = []
+            if (rec.__class__ is KeyRecord and rec.type != RdbType.STRING and rec.idle is None
+                    and rec.freq is None and enc._header is None):
+                fast = _fast_value_text(rec)
+                if fast is not None:
+                    enc.keys += 1
+                    self._lines.append((_KEY_LINE % (
+                        rec.db, _text(rec.key), fast[0],
+                        "null" if rec.expire_ms is None else str(rec.expire_ms),
+                        fast[1])).encode("utf-8"))
+                    continue
+            self.write(rec)
+        if run:
+            self._write_run(run)
+        if len(self._lines) >= self.BATCH:
+            self._flush()
+
+    def _write_run(self, run: list) -> None:
+        enc = self.enc
+        if enc._header is not None:
+            self._emit(enc._flush())
+        enc.keys += len(run)
+        enc._leading = False
+        sep = "\n" if self.jsonl else ",\n"
+        self._lines.append(sep.join(_string_lines(run)).encode("utf-8"))
 
     def close(self) -> None:
         self._emit(self.enc.finish())

@@ -119,6 +119,9 @@ class RdbParser:
         self._key: bytes | None = None
         self._type: int | None = None
         self._queue: deque = deque()
+        #: Renderer fast path: `next_events` gives plain string keys met on its fast
+        #: path as `(db, key, value, expire_ms)` tuples instead of `KeyRecord`s.
+        self.raw_strings = False
         self._error_next: FormatError | None = None
 
     # ------------------------------------------------------------------ input side
@@ -241,6 +244,7 @@ class RdbParser:
         string_type = _STRING
         unpack_i64 = _I64.unpack_from
         rdb_types = _RDB_TYPES
+        raw = self.raw_strings
         db = self.db
         p = start = self._p
         try:
@@ -264,8 +268,11 @@ class RdbParser:
                             vl = d[kend]
                             if vl < 64:
                                 vend = kend + 1 + vl
-                                append(cls(db, d[p + 2:kend], string_type, d[kend + 1:vend], None,
-                                           None, None, None, base + p, base + vend))
+                                if raw:
+                                    append((db, d[p + 2:kend], d[kend + 1:vend], None))
+                                else:
+                                    append(cls(db, d[p + 2:kend], string_type, d[kend + 1:vend],
+                                               None, None, None, None, base + p, base + vend))
                                 p = vend
                                 continue
                     elif c == 252:
@@ -277,9 +284,13 @@ class RdbParser:
                                 vl = d[kend]
                                 if vl < 64:
                                     vend = kend + 1 + vl
-                                    append(cls(db, d[q + 2:kend], string_type, d[kend + 1:vend],
-                                               unpack_i64(d, p + 1)[0], None, None, None,
-                                               base + p, base + vend))
+                                    if raw:
+                                        append((db, d[q + 2:kend], d[kend + 1:vend],
+                                                unpack_i64(d, p + 1)[0]))
+                                    else:
+                                        append(cls(db, d[q + 2:kend], string_type,
+                                                   d[kend + 1:vend], unpack_i64(d, p + 1)[0],
+                                                   None, None, None, base + p, base + vend))
                                     p = vend
                                     continue
                     elif c < 0xF0:

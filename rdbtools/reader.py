@@ -55,9 +55,39 @@ def iter_records(source, *, verify_checksum: bool = True,
     elif isinstance(source, (bytes, bytearray, memoryview)):
         size_hint = len(source)
     parser = RdbParser(verify_checksum=verify_checksum, path=path, size_hint=size_hint)
-    # Records come out of a C-level chain over whole batches: one generator resume
-    # per batch instead of one per record.
-    return chain.from_iterable(_batches(parser, _chunks(source, chunk_size, parser)))
+    return RecordIterator(parser, _chunks(source, chunk_size, parser))
+
+
+class RecordIterator:
+    """What `iter_records` returns: an iterator of records that can also hand them
+    out in whole batches, for renderers that work a batch at a time.
+
+    `iter()` gives a C-level chain over the batches (one generator resume per batch,
+    not per record). `batches()` is only for a fresh iterator: it and record-wise
+    iteration share one parser.
+    """
+
+    __slots__ = ("_parser", "_gen", "_it")
+
+    def __init__(self, parser: RdbParser, chunks) -> None:
+        self._parser = parser
+        self._gen = _batches(parser, chunks)
+        self._it = chain.from_iterable(self._gen)
+
+    def __iter__(self):
+        return self._it
+
+    def __next__(self):
+        return next(self._it)
+
+    def batches(self, *, raw_strings: bool = False):
+        """Lists of records; with `raw_strings`, plain string keys may come as
+        `(db, key, value, expire_ms)` tuples (see `RdbParser.raw_strings`)."""
+        self._parser.raw_strings = raw_strings
+        return self._gen
+
+    def close(self) -> None:
+        self._gen.close()
 
 
 def _batches(parser: RdbParser, chunks):

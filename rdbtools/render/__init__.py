@@ -62,6 +62,17 @@ def dump_records(records: Iterable[Record], out: BinaryIO, fmt: str = "json", *,
     accepts = None if key_filter is None or key_filter.is_noop else key_filter.accepts
     write = renderer.write
     n = 0
+    batches = getattr(records, "batches", None)
+    write_batch = getattr(renderer, "write_batch", None)
+    if batches is not None and write_batch is not None and on_record is None:
+        # The batch path: whole parser batches straight into the renderer, plain
+        # string keys as tuples when no filter needs to look at them.
+        for batch in batches(raw_strings=accepts is None):
+            n += len(batch)
+            if accepts is not None:
+                batch = [r for r in batch if type(r) is not KeyRecord or accepts(r)]
+            write_batch(batch)
+        records = ()
     for rec in records:
         n += 1
         if on_record is not None:
