@@ -18,9 +18,11 @@ import binascii
 import codecs
 import json
 import math
+import operator
+from itertools import compress, repeat
 from typing import Any, BinaryIO, Iterator
 
-from .constants import Kind, RdbType
+from .constants import TYPE_KIND, Kind, RdbType
 from .errors import CorruptError, TruncatedError
 from .records import (
     Aux, Consumer, ConsumerGroup, End, Function, Header, KeyRecord, ModuleAux, ModuleValue,
@@ -393,7 +395,7 @@ def _plain_string_line(rec: KeyRecord) -> bytes:
 
 _DECODE = bytes.decode
 _STRING_LINE = '{"db":%d,"key":%s,"type":"string","expire_ms":%s,"value":%s}'
-_STRING_LINE_NO_EXPIRE = '{"db":%d,"key":%s,"type":"string","expire_ms":null,"value":%s}'
+_NO_EXPIRE_VALUE = ',"type":"string","expire_ms":null,"value":'
 _KEY_LINE = '{"db":%d,"key":%s,"type":"%s","expire_ms":%s,"value":%s}'
 _PAIR = "[%s,%s]".__mod__
 _SCORED = "[%s,%r]".__mod__
@@ -402,11 +404,15 @@ _SCORED = "[%s,%r]".__mod__
 def _string_lines(run: list) -> list[str]:
     """JSON lines of `(db, key, value, expire_ms)` tuples (plain string keys)."""
     dbs, keys, vals, exps = zip(*run)
+    n = len(run)
     try:
         kq = map(_QUOTE, map(_DECODE, keys))
         vq = map(_QUOTE, map(_DECODE, vals))
-        if exps.count(None) == len(exps):
-            return list(map(_STRING_LINE_NO_EXPIRE.__mod__, zip(dbs, kq, vq)))
+        if exps.count(None) == n and dbs.count(dbs[0]) == n:
+            # The usual case: joining constant pieces beats a format per line.
+            head = '{"db":%d,"key":' % dbs[0]
+            return list(map("".join, zip(repeat(head), kq, repeat(_NO_EXPIRE_VALUE), vq,
+                                         repeat("}"))))
         et = ["null" if e is None else str(e) for e in exps]
         return list(map(_STRING_LINE.__mod__, zip(dbs, kq, et, vq)))
     except UnicodeDecodeError:
@@ -437,22 +443,38 @@ def _zset_text(pairs) -> str | None:
     return "[" + ",".join(map(_SCORED, zip(map(_QUOTE, map(_DECODE, ms)), ss))) + "]"
 
 
-def _fast_value_text(rec: KeyRecord):
-    """(type name, JSON text of the value) for the common kinds, else None."""
-    kind = rec.kind
+def _hash_text(rec: KeyRecord) -> str | None:
+    return None if rec.field_expires else _pairs_text(rec.value)
+
+
+def _array_rec_text(rec: KeyRecord) -> str:
+    return _array_text(rec.value)
+
+
+def _zset_rec_text(rec: KeyRecord) -> str | None:
+    return _zset_text(rec.value)
+
+
+_KIND_TEXT = {Kind.HASH: _hash_text, Kind.LIST: _array_rec_text, Kind.SET: _array_rec_text,
+              Kind.ZSET: _zset_rec_text}
+#: On-disk type -> (JSON type name, value text or None) for the kinds with fast forms.
+_FAST_TYPES = {t: (KIND_NAMES[TYPE_KIND[t]], _KIND_TEXT[TYPE_KIND[t]])
+               for t in RdbType if TYPE_KIND.get(t) in _KIND_TEXT}
+
+
+def _fast_key_line(rec: KeyRecord) -> str | None:
+    """The JSON line of a list/set/hash/zset key, or None for the general path."""
+    fast = _FAST_TYPES.get(rec.type)
+    if fast is None or rec.idle is not None or rec.freq is not None:
+        return None
     try:
-        if kind is Kind.HASH:
-            return None if rec.field_expires else ("hash", _pairs_text(rec.value))
-        if kind is Kind.LIST:
-            return "list", _array_text(rec.value)
-        if kind is Kind.SET:
-            return "set", _array_text(rec.value)
-        if kind is Kind.ZSET:
-            text = _zset_text(rec.value)
-            return None if text is None else ("zset", text)
+        text = fast[1](rec)
     except UnicodeDecodeError:
         return None
-    return None
+    if text is None:
+        return None
+    return _KEY_LINE % (rec.db, _text(rec.key), fast[0],
+                        "null" if rec.expire_ms is None else str(rec.expire_ms), text)
 
 
 class JsonWriter:
@@ -464,6 +486,7 @@ class JsonWriter:
     def __init__(self, out: BinaryIO, *, jsonl: bool = False) -> None:
         self.out = out
         self.jsonl = jsonl
+        self._sep = "\n" if jsonl else ",\n"
         self.enc = JsonEncoder()
         self._lines: list[bytes] = []
         self._any = False
@@ -506,40 +529,68 @@ class JsonWriter:
 
     def write_batch(self, recs: list) -> None:
         """Write a batch of records; plain string keys may be `(db, key, value,
-        expire_ms)` tuples (`RecordIterator.batches(raw_strings=True)`)."""
-        enc = self.enc
-        run = []
-        for rec in recs:
-            if rec.__class__ is tuple:
-                run.append(rec)
-                continue
-            if run:
-                self._write_run(run)
-                run = []
-            if (rec.__class__ is KeyRecord and rec.type != RdbType.STRING and rec.idle is None
-                    and rec.freq is None and enc._header is None):
-                fast = _fast_value_text(rec)
-                if fast is not None:
-                    enc.keys += 1
-                    self._lines.append((_KEY_LINE % (
-                        rec.db, _text(rec.key), fast[0],
-                        "null" if rec.expire_ms is None else str(rec.expire_ms),
-                        fast[1])).encode("utf-8"))
-                    continue
-            self.write(rec)
-        if run:
-            self._write_run(run)
-        if len(self._lines) >= self.BATCH:
-            self._flush()
+        expire_ms)` tuples (`RecordIterator.batches(raw_strings=True)`).
 
-    def _write_run(self, run: list) -> None:
+        The tuples' lines are made in one go; only the other records are visited one
+        by one, and the tuples' lines are spliced in between them by slices."""
         enc = self.enc
-        if enc._header is not None:
-            self._emit(enc._flush())
-        enc.keys += len(run)
-        enc._leading = False
-        sep = "\n" if self.jsonl else ",\n"
-        self._lines.append(sep.join(_string_lines(run)).encode("utf-8"))
+        if enc._leading:
+            # The first batch: header, leading AUX fields; the first key releases them.
+            for done, rec in enumerate(recs):
+                if rec.__class__ is tuple or rec.__class__ is KeyRecord:
+                    self._emit(enc._flush())
+                    break
+                self.write(rec)
+                if not enc._leading:
+                    done += 1
+                    break
+            else:
+                self._flush()
+                return
+            recs = recs[done:]
+        types = list(map(type, recs))
+        strs = list(compress(recs, map(operator.is_, types, repeat(tuple))))
+        if not strs:
+            for rec in recs:
+                self._write_one(rec, None)
+            self._flush()
+            return
+        enc.keys += len(strs)
+        lines = _string_lines(strs)
+        if len(strs) == len(recs):
+            self._lines.append(self._sep.join(lines).encode("utf-8"))
+            self._flush()
+            return
+        out: list[str] = []
+        prev = 0
+        for k, i in enumerate(compress(range(len(recs)), map(operator.is_not, types,
+                                                             repeat(tuple)))):
+            j = i - k  # string lines before recs[i]
+            if j > prev:
+                out.extend(lines[prev:j])
+                prev = j
+            self._write_one(recs[i], out)
+        out.extend(lines[prev:])
+        if out:
+            self._lines.append(self._sep.join(out).encode("utf-8"))
+        self._flush()  # one write per batch: a parser batch is a few hundred KB of text
+
+    def _write_one(self, rec, out: list | None) -> None:
+        """One record of a batch: its line into `out` when it has a fast form, else
+        `out` is moved to the pending lines and the record takes the general path."""
+        if rec.__class__ is KeyRecord:
+            line = _fast_key_line(rec)
+            if line is not None:
+                self.enc.keys += 1
+                if out is None:
+                    self._lines.append(line.encode("utf-8"))
+                else:
+                    out.append(line)
+                return
+        if out:
+            self._lines.append(self._sep.join(out).encode("utf-8"))
+            out.clear()
+        self.write(rec)
 
     def close(self) -> None:
         self._emit(self.enc.finish())

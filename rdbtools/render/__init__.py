@@ -7,6 +7,7 @@ memory stays bounded whatever the input size (except `--largest`, bounded by N).
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterable
 
@@ -66,12 +67,20 @@ def dump_records(records: Iterable[Record], out: BinaryIO, fmt: str = "json", *,
     write_batch = getattr(renderer, "write_batch", None)
     if batches is not None and write_batch is not None and on_record is None:
         # The batch path: whole parser batches straight into the renderer, plain
-        # string keys as tuples when no filter needs to look at them.
-        for batch in batches(raw_strings=accepts is None):
-            n += len(batch)
-            if accepts is not None:
-                batch = [r for r in batch if type(r) is not KeyRecord or accepts(r)]
-            write_batch(batch)
+        # string keys as tuples when no filter needs to look at them. Records and
+        # text make no reference cycles, so the cyclic GC (a tenth of the run time,
+        # scanning live batches over and over) stays off meanwhile.
+        gc_was_on = gc.isenabled()
+        gc.disable()
+        try:
+            for batch in batches(raw_strings=accepts is None):
+                n += len(batch)
+                if accepts is not None:
+                    batch = [r for r in batch if type(r) is not KeyRecord or accepts(r)]
+                write_batch(batch)
+        finally:
+            if gc_was_on:
+                gc.enable()
         records = ()
     for rec in records:
         n += 1
