@@ -32,6 +32,7 @@ from .records import (
 
 _U32_BE, _U64_BE, _I8, _I16, _I32, _I64, _F64, _ID = U32_BE, U64_BE, I8, I16, I32, I64, F64, STREAM_ID
 _U64_MAX = (1 << 64) - 1
+_PACKED = int(QuicklistContainer.PACKED)
 
 
 class NeedMore(Exception):
@@ -181,6 +182,24 @@ def _blob(decoder, d, p: int, what: str):
         raise Bad(f"{what}: malformed ({e})", p) from None
 
 
+def _lp_blob(d, p: int, what: str):
+    """`_blob(_lp_strings, ...)` with the usual short raw string read inline."""
+    if p < len(d) and d[p] < 0x40:
+        q = p + 1 + d[p]
+        if q > len(d):
+            raise NeedMore(q)
+        raw = d[p + 1:q]
+    else:
+        raw, q = read_string(d, p)
+    try:
+        return _lp_strings(raw), q
+    except CorruptError as e:
+        where = f" at blob byte {e.offset}" if e.offset is not None else ""
+        raise Bad(f"{what}: {e.reason}{where}", p) from None
+    except (struct.error, IndexError, ValueError) as e:
+        raise Bad(f"{what}: malformed ({e})", p) from None
+
+
 def _pairs(items, p: int, what: str) -> list:
     if len(items) & 1:
         raise Bad(f"{what} holds an odd number of elements ({len(items)})", p)
@@ -292,7 +311,7 @@ def _v_zset_ziplist(d, p, ctx):
 
 
 def _v_zset_listpack(d, p, ctx):
-    items, q = _blob(_lp_strings, d, p, "zset listpack")
+    items, q = _lp_blob(d, p, "zset listpack")
     if len(items) & 1:
         raise Bad(f"zset listpack holds an odd number of elements ({len(items)})", p)
     try:
@@ -307,12 +326,15 @@ def _v_hash_ziplist(d, p, ctx):
 
 
 def _v_hash_listpack(d, p, ctx):
-    items, q = _blob(_lp_strings, d, p, "hash listpack")
-    return _pairs(items, p, "hash listpack"), None, q
+    items, q = _lp_blob(d, p, "hash listpack")
+    if len(items) & 1:
+        raise Bad(f"hash listpack holds an odd number of elements ({len(items)})", p)
+    it = iter(items)
+    return list(zip(it, it)), None, q
 
 
 def _v_set_listpack(d, p, ctx):
-    items, q = _blob(_lp_strings, d, p, "set listpack")
+    items, q = _lp_blob(d, p, "set listpack")
     return items, None, q
 
 
@@ -331,6 +353,14 @@ def _v_quicklist(d, p, ctx):
 
 def _v_quicklist2(d, p, ctx):
     n, p = read_count(d, p, "quicklist node", 2)
+    if n == 1 and d[p] == _PACKED:
+        # One listpack node: most lists. Errors are reported by the general loop.
+        try:
+            items, q = _lp_blob(d, p + 1, "quicklist listpack node")
+        except (Bad, NeedMore):
+            pass
+        else:
+            return items, None, q
     out = []
     i = 0
     try:
@@ -350,7 +380,7 @@ def _quicklist2_node(d, p, out):
             raise Bad("empty PLAIN quicklist node", at)
         out.append(v)
     elif container == QuicklistContainer.PACKED:
-        items, p = _blob(_lp_strings, d, p, "quicklist listpack node")
+        items, p = _lp_blob(d, p, "quicklist listpack node")
         out.extend(items)
     else:
         raise Bad(f"Quicklist integrity check failed: container {container}", at)
