@@ -398,7 +398,6 @@ _STRING_LINE = '{"db":%d,"key":%s,"type":"string","expire_ms":%s,"value":%s}'
 _NO_EXPIRE_VALUE = ',"type":"string","expire_ms":null,"value":'
 _KEY_LINE = '{"db":%d,"key":%s,"type":"%s","expire_ms":%s,"value":%s}'
 _PAIR = "[%s,%s]".__mod__
-_SCORED = "[%s,%r]".__mod__
 
 
 def _string_lines(run: list) -> list[str]:
@@ -438,9 +437,10 @@ def _zset_text(pairs) -> str | None:
     ms, ss = zip(*pairs)
     if not all(map(math.isfinite, ss)):
         return None
-    if 0.0 in ss and any(s == 0.0 and math.copysign(1.0, s) < 0 for s in ss):
+    texts = list(map(float.__repr__, ss))  # what the JSON encoder writes for a float
+    if "-0.0" in texts:  # JSON has no negative zero: the general path writes "-0"
         return None
-    return "[" + ",".join(map(_SCORED, zip(map(_QUOTE, map(_DECODE, ms)), ss))) + "]"
+    return "[" + ",".join(map(_PAIR, zip(map(_QUOTE, map(_DECODE, ms)), texts))) + "]"
 
 
 def _hash_text(rec: KeyRecord) -> str | None:
