@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from aofcheck.errors import AofError, RespCorrupt, RespTruncated
 from aofcheck.manifest import BASE, AofInfo, Manifest, format_line, parse_manifest
-from aofcheck.resp import DONE, NEED_DATA, Annotation, RespParser
+from aofcheck.resp import DONE, MAX_BULK_LEN, NEED_DATA, Annotation, RespParser
 from rdbtools.errors import FormatError, TruncatedError
 
 from .snapshot import load_rdb, loading
@@ -185,9 +185,93 @@ def replay_file(engine, path: str, *, name: str | None = None, is_last: bool = T
     return res
 
 
+#: The fast path leaves anything bigger to the exact reader (its limits, its errors).
+_FAST_MAX_ARGC = 1 << 20
+_FAST_HEADER = 24  # `*`/`$` line: longer than this is not a short decimal length
+_SLOW, _MORE = 0, 1
+
+
+def _scan_commands(buf: bytes, pos: int, out: list, known) -> tuple[int, int]:
+    """Canonical `*<n>` + `$<len>` commands from buf[pos:] appended to `out`.
+
+    Returns (pos, why): `pos` is where the first command not taken starts; `why` says
+    whether it is incomplete (_MORE) or something the exact reader must judge (_SLOW:
+    annotations, MULTI/EXEC, a name not in `known`, odd headers, damage). Nothing is
+    judged here, so what this path accepts is exactly what RespParser(check_crlf=False)
+    accepts, and every refusal keeps the exact reader's wording and offset.
+    """
+    n = len(buf)
+    find = buf.find
+    append = out.append
+    while pos < n:
+        if buf[pos] != 0x2A:  # '*'
+            return pos, _SLOW
+        nl = find(b"\r\n", pos + 1, pos + _FAST_HEADER)
+        if nl < 0:
+            return pos, (_SLOW if n - pos >= _FAST_HEADER else _MORE)
+        digits = buf[pos + 1:nl]
+        if not digits.isdigit():
+            return pos, _SLOW
+        argc = int(digits)
+        if argc < 1 or argc > _FAST_MAX_ARGC:
+            return pos, _SLOW
+        q = nl + 2
+        args = []
+        for _ in range(argc):
+            if q >= n:
+                return pos, _MORE
+            if buf[q] != 0x24:  # '$'
+                return pos, _SLOW
+            nl = find(b"\r\n", q + 1, q + _FAST_HEADER)
+            if nl < 0:
+                return pos, (_SLOW if n - q >= _FAST_HEADER else _MORE)
+            digits = buf[q + 1:nl]
+            if not digits.isdigit():
+                return pos, _SLOW
+            end = nl + 2 + int(digits)
+            if end - nl - 2 > MAX_BULK_LEN:
+                return pos, _SLOW
+            if end + 2 > n:
+                return pos, _MORE
+            args.append(buf[nl + 2:end])
+            q = end + 2  # the 2 bytes after a bulk are not checked, as the loader does
+        if args[0].lower() not in known:
+            return pos, _SLOW  # unknown, or MULTI/EXEC (the exact reader tracks those)
+        append(args)
+        pos = q
+    return pos, _MORE
+
+
+def _replay_fast(engine, client, f, base, res, progress) -> int | None:
+    """Replay the plain part of a RESP file quickly; the offset where the exact reader
+    must take over, or None when the file ended cleanly on a command boundary."""
+    known = frozenset(engine.commands) - {b"multi", b"exec"}
+    execute = engine.execute
+    pending = b""
+    offset = base  # file offset of pending[0]
+    want = CHUNK
+    while True:
+        data = f.read(want)
+        if not data:
+            return None if not pending else offset  # a cut command: the exact reader says so
+        buf = pending + data if pending else data
+        batch: list = []
+        pos, why = _scan_commands(buf, 0, batch, known)
+        for argv in batch:
+            execute(client, argv)
+        res.commands += len(batch)
+        if why == _SLOW:
+            return offset + pos
+        offset += pos
+        pending = buf[pos:]
+        # a command longer than a chunk: read geometrically more, never quadratically
+        want = max(CHUNK, len(pending))
+        if progress is not None:
+            progress.at(offset)
+
+
 def _replay_resp(engine, f, path, name, base, res, *, is_last, load_truncated, fix_on_disk,
                  stop_after_ts, log, progress) -> None:
-    parser = RespParser(base_offset=base, check_crlf=False, path=path)
     client = engine.new_client(addr="", fd=-1)
     client.authenticated = True
     commands = engine.commands
@@ -195,6 +279,11 @@ def _replay_resp(engine, f, path, name, base, res, *, is_last, load_truncated, f
     eof = False
     try:
         with loading(engine):
+            at = _replay_fast(engine, client, f, base, res, progress)
+            if at is None:
+                return
+            f.seek(at)
+            parser = RespParser(base_offset=at, check_crlf=False, path=path)
             while True:
                 try:
                     ev = parser.next_event()

@@ -10,6 +10,7 @@ fatal, module values cannot be held.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 
 from rdbtools.constants import Kind, RdbType
 from rdbtools.errors import CorruptError, FormatError, UnsupportedError
+from rdbtools import fileio
+from rdbtools.parser import RdbParser
 from rdbtools.reader import iter_records
 from rdbtools.records import Aux, End, Function, Header, KeyRecord, ModuleAux
 from rdbtools.writer import RdbWriter
@@ -151,9 +154,15 @@ def loading(engine):
     hooks = engine.prop_hooks
     engine.loading = True
     engine.prop_hooks = []
+    # Loading creates millions of long-lived objects and no cycles: the cyclic collector
+    # would rescan the growing keyspace again and again (a quarter of the boot time).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         yield engine
     finally:
+        if collecting:
+            gc.enable()
         engine.loading = was
         engine.prop_hooks = hooks
 
@@ -170,42 +179,143 @@ def load_rdb(engine, source, *, aof_preamble: bool = False, now_ms: int | None =
         now_ms = int(time.time() * 1000)
     st = LoadStats()
     cfg = engine.config
-    ndbs = len(engine.dbs)
-    n = reported = 0
+    dbs = engine.dbs
+    ndbs = len(dbs)
+    start = source.tell() if hasattr(source, "tell") else None
     try:
         with loading(engine):
-            for rec in iter_records(source):
-                if type(rec) is KeyRecord:
-                    n += 1
-                    if progress is not None and (not n & 1023
-                                                 or rec.end - reported >= _PROGRESS_BYTES):
-                        reported = rec.end
-                        progress(rec.end)
-                    _load_key(engine, rec, st, cfg, ndbs, aof_preamble, now_ms)
-                elif type(rec) is Aux:
-                    st.aux[rec.key] = rec.value
-                elif type(rec) is Function:
-                    _load_function(engine, rec)
-                    st.functions += 1
-                elif type(rec) is ModuleAux:
-                    raise UnsupportedError("module aux data for %s cannot be loaded: this "
-                                           "server has no modules" % rec.module_name,
-                                           rec.offset, phase="read-module-aux")
-                elif type(rec) is End:
-                    st.end_offset = rec.end
-                elif type(rec) is Header:
-                    st.version = rec.version
+            cur = None
+            data = add = None
+            for batch, offset in _raw_batches(source):
+                for rec in batch:
+                    if type(rec) is tuple:
+                        # a plain short string key, as (db, key, value, expire_ms): the
+                        # bulk of most datasets, loaded without building a KeyRecord
+                        dbid, key, value, when = rec
+                        if dbid != cur:
+                            if dbid >= ndbs:
+                                raise _OutOfRange(dbid, key)
+                            cur = dbid
+                            data = dbs[dbid].data
+                            add = dbs[dbid].add
+                        if when is not None:
+                            if when < now_ms and not aof_preamble:
+                                st.keys_expired += 1
+                                continue
+                            if key in data:
+                                raise _Duplicate(dbid, key)
+                            add(key, value if type(value) is bytes else bytes(value))
+                            dbs[dbid].expires[key] = when
+                        else:
+                            if key in data:
+                                raise _Duplicate(dbid, key)
+                            add(key, value if type(value) is bytes else bytes(value))
+                        st.keys_loaded += 1
+                        continue
+                    t = type(rec)
+                    if t is KeyRecord:
+                        _load_key(engine, rec, st, cfg, ndbs, aof_preamble, now_ms)
+                    elif t is Aux:
+                        st.aux[rec.key] = rec.value
+                    elif t is Function:
+                        _load_function(engine, rec)
+                        st.functions += 1
+                    elif t is ModuleAux:
+                        raise UnsupportedError("module aux data for %s cannot be loaded: this "
+                                               "server has no modules" % rec.module_name,
+                                               rec.offset, phase="read-module-aux")
+                    elif t is End:
+                        st.end_offset = rec.end
+                    elif t is Header:
+                        st.version = rec.version
+                if progress is not None:
+                    progress(offset)  # a batch is at most a few hundred KB of input
     except FormatError as e:
         raise e.located(path=path)
+    except (_Duplicate, _OutOfRange) as e:
+        # the raw path carries no offsets: find the record again (error path only)
+        raise _locate(e, source, start, ndbs).located(path=path) from None
     return st
+
+
+def _raw_batches(source):
+    """(records, offset after them) batches, plain string keys as raw tuples."""
+    size_hint = None
+    f = None
+    if isinstance(source, (str, os.PathLike)):
+        if os.path.isfile(source) and not fileio.is_lz4(str(source)):
+            size_hint = os.path.getsize(source)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        size_hint = len(source)
+    parser = RdbParser(size_hint=size_hint)
+    parser.raw_strings = True
+    if size_hint is not None and not isinstance(source, (str, os.PathLike)):
+        parser.feed(bytes(source))
+        parser.feed_eof()
+    elif isinstance(source, (str, os.PathLike)):
+        f = fileio.open_input(source)
+    else:
+        f = source
+    try:
+        while True:
+            recs = parser.next_events()
+            if recs:
+                yield recs, parser.offset
+                continue
+            if parser.done:
+                return
+            # ask for at least what is buffered: one huge value is re-parsed O(log n) times
+            data = f.read(max(fileio.CHUNK_SIZE, parser.buffered)) if f is not None else b""
+            if data:
+                parser.feed(data)
+            else:
+                parser.feed_eof()
+    finally:
+        if f is not None and f is not source and str(source) != "-":
+            f.close()
+
+
+class _Duplicate(Exception):
+    def __init__(self, db: int, key: bytes) -> None:
+        self.db, self.key = db, key
+
+
+class _OutOfRange(_Duplicate):
+    pass
+
+
+def _locate(e: _Duplicate, source, start, ndbs: int) -> CorruptError:
+    """The located CorruptError for what the raw path found, by reading the file again."""
+    if start is not None:
+        source.seek(start)
+    seen = False
+    offset = None
+    for rec in iter_records(source):
+        if type(rec) is KeyRecord and rec.db == e.db and rec.key == e.key:
+            offset = rec.offset
+            if isinstance(e, _OutOfRange) or seen:
+                break
+            seen = True
+    if isinstance(e, _OutOfRange):
+        return _out_of_range(e.db, ndbs, offset, e.key)
+    return _duplicated(e.db, offset, e.key)
+
+
+def _out_of_range(db: int, ndbs: int, offset, key: bytes) -> CorruptError:
+    return CorruptError("the file uses DB %d but this server has %d databases" % (db, ndbs),
+                        offset, phase="read-type", key=key, db=db)
+
+
+def _duplicated(db: int, offset, key: bytes) -> CorruptError:
+    return CorruptError("RDB has duplicated key '%s' in DB %d"
+                        % (key.decode("utf-8", "backslashreplace"), db),
+                        offset, phase="read-key", key=key, db=db)
 
 
 def _load_key(engine, rec: KeyRecord, st: LoadStats, cfg, ndbs: int, keep_expired: bool,
               now_ms: int) -> None:
     if rec.db >= ndbs:
-        raise CorruptError("the file uses DB %d but this server has %d databases"
-                           % (rec.db, ndbs), rec.offset, phase="read-type", key=rec.key,
-                           db=rec.db)
+        raise _out_of_range(rec.db, ndbs, rec.offset, rec.key)
     kind = rec.kind
     if kind is Kind.MODULE:
         raise UnsupportedError("module values cannot be loaded: this server has no modules",
@@ -228,9 +338,7 @@ def _load_key(engine, rec: KeyRecord, st: LoadStats, cfg, ndbs: int, keep_expire
             fexp = {f: t for f, t in fexp.items() if t >= now_ms}
     db = engine.dbs[rec.db]
     if rec.key in db.data:
-        raise CorruptError("RDB has duplicated key '%s' in DB %d"
-                           % (rec.key.decode("utf-8", "backslashreplace"), rec.db),
-                           rec.offset, phase="read-key", key=rec.key, db=rec.db)
+        raise _duplicated(rec.db, rec.offset, rec.key)
     obj = from_record(kind, value, fexp or None, cfg, rec.type)
     db.add(rec.key, obj)
     if rec.expire_ms is not None:
