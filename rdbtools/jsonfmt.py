@@ -19,7 +19,7 @@ import codecs
 import json
 import math
 import operator
-from itertools import compress, repeat
+from itertools import chain, compress, islice, repeat
 from typing import Any, BinaryIO, Iterator
 
 from .constants import TYPE_KIND, Kind, RdbType
@@ -462,6 +462,74 @@ _FAST_TYPES = {t: (KIND_NAMES[TYPE_KIND[t]], _KIND_TEXT[TYPE_KIND[t]])
                for t in RdbType if TYPE_KIND.get(t) in _KIND_TEXT}
 
 
+_KIND_GROUP = {t: KIND_NAMES[TYPE_KIND[t]] for t in _FAST_TYPES}
+
+
+def _group_texts(kind: str, values: list) -> list[str] | None:
+    """Value texts of many keys of one kind at once: every element of the group goes
+    through one chain of C-level maps; None when some element needs the general path
+    (the caller then renders that group key by key)."""
+    if kind == "hash":
+        counts = list(map(len, values))
+        flat = list(chain.from_iterable(chain.from_iterable(values)))
+        try:
+            q = iter(list(map(_QUOTE, map(_DECODE, flat))))
+        except UnicodeDecodeError:
+            return None
+        items = iter(list(map(_PAIR, zip(q, q))))
+    elif kind == "zset":
+        counts = list(map(len, values))
+        pairs = list(chain.from_iterable(values))
+        if not pairs:
+            return ["[]"] * len(values)
+        ms, ss = zip(*pairs)
+        if not all(map(math.isfinite, ss)):
+            return None
+        texts = list(map(float.__repr__, ss))
+        if "-0.0" in texts:
+            return None
+        try:
+            items = iter(list(map(_PAIR, zip(map(_QUOTE, map(_DECODE, ms)), texts))))
+        except UnicodeDecodeError:
+            return None
+    else:
+        counts = list(map(len, values))
+        try:
+            items = iter(list(map(_QUOTE, map(_DECODE, chain.from_iterable(values)))))
+        except UnicodeDecodeError:
+            return None
+    join = ",".join
+    return ["[" + join(islice(items, c)) + "]" for c in counts]
+
+
+def _batch_key_lines(recs: list) -> list:
+    """JSON lines of the list/set/hash/zset keys among `recs` (None for the others),
+    rendered kind by kind."""
+    lines = [None] * len(recs)
+    groups: dict[str, list[int]] = {}
+    kind_of = _KIND_GROUP.get
+    for i, rec in enumerate(recs):
+        if rec.__class__ is KeyRecord and rec.idle is None and rec.freq is None:
+            kind = kind_of(rec.type)
+            if kind is not None and not (kind == "hash" and rec.field_expires):
+                if kind in groups:
+                    groups[kind].append(i)
+                else:
+                    groups[kind] = [i]
+    for kind, idx in groups.items():
+        group = [recs[i] for i in idx]
+        texts = _group_texts(kind, [r.value for r in group])
+        if texts is None:
+            for i, rec in zip(idx, group):
+                lines[i] = _fast_key_line(rec)
+            continue
+        for i, rec, text in zip(idx, group, texts):
+            lines[i] = _KEY_LINE % (rec.db, _text(rec.key), kind,
+                                    "null" if rec.expire_ms is None else str(rec.expire_ms),
+                                    text)
+    return lines
+
+
 def _fast_key_line(rec: KeyRecord) -> str | None:
     """The JSON line of a list/set/hash/zset key, or None for the general path."""
     fast = _FAST_TYPES.get(rec.type)
@@ -563,13 +631,18 @@ class JsonWriter:
             return
         out: list[str] = []
         prev = 0
-        for k, i in enumerate(compress(range(len(recs)), map(operator.is_not, types,
-                                                             repeat(tuple)))):
+        where = list(compress(range(len(recs)), map(operator.is_not, types, repeat(tuple))))
+        others = [recs[i] for i in where]
+        for k, (i, rec, line) in enumerate(zip(where, others, _batch_key_lines(others))):
             j = i - k  # string lines before recs[i]
             if j > prev:
                 out.extend(lines[prev:j])
                 prev = j
-            self._write_one(recs[i], out)
+            if line is not None:
+                enc.keys += 1
+                out.append(line)
+            else:
+                self._write_one(rec, out)
         out.extend(lines[prev:])
         if out:
             self._lines.append(self._sep.join(out).encode("utf-8"))
