@@ -275,6 +275,18 @@ class RdbParser:
                                                None, None, None, None, base + p, base + vend))
                                 p = vend
                                 continue
+                            # Integer, LZF or longer values: still no prefix, short key.
+                            try:
+                                value, vend = read_string(d, kend)
+                            except Exception:
+                                break
+                            if raw:
+                                append((db, d[p + 2:kend], value, None))
+                            else:
+                                append(cls(db, d[p + 2:kend], string_type, value, None, None,
+                                           None, None, base + p, base + vend))
+                            p = vend
+                            continue
                     elif c == 252:
                         q = p + 9
                         if d[q] == 0:
