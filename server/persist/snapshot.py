@@ -182,36 +182,41 @@ def load_rdb(engine, source, *, aof_preamble: bool = False, now_ms: int | None =
     dbs = engine.dbs
     ndbs = len(dbs)
     start = source.tell() if hasattr(source, "tell") else None
+    keep_expired = aof_preamble
     try:
         with loading(engine):
-            cur = None
-            data = add = None
+            # Plain short string keys come from the parser as (db, key, value, expire_ms)
+            # tuples: the bulk of most datasets. A run of them in one DB is inserted in
+            # one go (`_add_run`); any other record ends the run first, so order and
+            # the duplicate check stay exact.
+            cur = -1
+            keys: list = []
+            values: list = []
+            ekeys: list = []
+            ewhen: list = []
             for batch, offset in _raw_batches(source):
                 for rec in batch:
                     if type(rec) is tuple:
-                        # a plain short string key, as (db, key, value, expire_ms): the
-                        # bulk of most datasets, loaded without building a KeyRecord
                         dbid, key, value, when = rec
                         if dbid != cur:
+                            if keys:
+                                _add_run(dbs[cur], keys, values, ekeys, ewhen, st)
+                                keys, values, ekeys, ewhen = [], [], [], []
                             if dbid >= ndbs:
                                 raise _OutOfRange(dbid, key)
                             cur = dbid
-                            data = dbs[dbid].data
-                            add = dbs[dbid].add
                         if when is not None:
-                            if when < now_ms and not aof_preamble:
+                            if when < now_ms and not keep_expired:
                                 st.keys_expired += 1
                                 continue
-                            if key in data:
-                                raise _Duplicate(dbid, key)
-                            add(key, value if type(value) is bytes else bytes(value))
-                            dbs[dbid].expires[key] = when
-                        else:
-                            if key in data:
-                                raise _Duplicate(dbid, key)
-                            add(key, value if type(value) is bytes else bytes(value))
-                        st.keys_loaded += 1
+                            ekeys.append(key)
+                            ewhen.append(when)
+                        keys.append(key)
+                        values.append(value if type(value) is bytes else bytes(value))
                         continue
+                    if keys:
+                        _add_run(dbs[cur], keys, values, ekeys, ewhen, st)
+                        keys, values, ekeys, ewhen = [], [], [], []
                     t = type(rec)
                     if t is KeyRecord:
                         _load_key(engine, rec, st, cfg, ndbs, aof_preamble, now_ms)
@@ -228,6 +233,9 @@ def load_rdb(engine, source, *, aof_preamble: bool = False, now_ms: int | None =
                         st.end_offset = rec.end
                     elif t is Header:
                         st.version = rec.version
+                if keys:
+                    _add_run(dbs[cur], keys, values, ekeys, ewhen, st)
+                    keys, values, ekeys, ewhen = [], [], [], []
                 if progress is not None:
                     progress(offset)  # a batch is at most a few hundred KB of input
     except FormatError as e:
@@ -236,6 +244,24 @@ def load_rdb(engine, source, *, aof_preamble: bool = False, now_ms: int | None =
         # the raw path carries no offsets: find the record again (error path only)
         raise _locate(e, source, start, ndbs).located(path=path) from None
     return st
+
+
+def _add_run(db, keys: list, values: list, ekeys: list, ewhen: list, st: LoadStats) -> None:
+    """Insert a run of string keys into `db`; a duplicate (with the keyspace or inside
+    the run) raises _Duplicate naming the first key seen twice."""
+    data = db.data
+    if not data.keys().isdisjoint(keys) or len(set(keys)) != len(keys):
+        seen = set()
+        for key in keys:
+            if key in data or key in seen:
+                raise _Duplicate(db.id, key)
+            seen.add(key)
+    add = db.add
+    for key, value in zip(keys, values):
+        add(key, value)
+    if ekeys:
+        db.expires.update(zip(ekeys, ewhen))
+    st.keys_loaded += len(keys)
 
 
 def _raw_batches(source):
