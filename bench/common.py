@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +27,39 @@ class Run:
 
 
 def timed(label: str, argv: list[str], *, stdout=subprocess.DEVNULL, stdin=None) -> Run:
-    """Run argv once; wall time and the child's peak RSS (from wait4's rusage)."""
+    """Run argv once; wall time and the child's peak RSS.
+
+    The child is started through GNU time (`-f %M`) when it is installed: a child
+    spawned straight from this (large) Python process inherits its peak RSS in wait4's
+    accounting, which inflates small C tools' figures."""
+    gnu_time = shutil.which("time") if os.path.exists("/usr/bin/time") else None
+    report = None
+    if gnu_time:
+        fd, report = tempfile.mkstemp(prefix="bench-rss-")
+        os.close(fd)
+        argv = [gnu_time, "-f", "%M", "-o", report, *argv]
+    actions = [(os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
+    for fd, target, flags in ((1, stdout, os.O_WRONLY), (0, stdin, os.O_RDONLY)):
+        if target is None:
+            continue
+        if target == subprocess.DEVNULL:
+            actions.append((os.POSIX_SPAWN_OPEN, fd, os.devnull, flags, 0))
+        else:
+            source = target if isinstance(target, int) else target.fileno()
+            actions.append((os.POSIX_SPAWN_DUP2, source, fd))
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.DEVNULL, stdin=stdin)
-    _, status, usage = os.wait4(proc.pid, 0)
+    pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+    _, status, usage = os.wait4(pid, 0)
     elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return Run(label, elapsed, usage.ru_maxrss / 1024.0, proc.returncode)
+    peak_kb = usage.ru_maxrss
+    if report:
+        try:
+            with open(report) as f:
+                peak_kb = int(f.read().split()[-1])
+        except (OSError, ValueError, IndexError):
+            pass
+        os.unlink(report)
+    return Run(label, elapsed, peak_kb / 1024.0, os.waitstatus_to_exitcode(status))
 
 
 def rdbkit_script(name: str) -> str:
