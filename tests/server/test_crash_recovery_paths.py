@@ -14,10 +14,10 @@ import random
 
 import pytest
 
-from rdbtools.errors import CorruptError
-from rdbtools.writer import RdbWriter
-from rdbtools.records import KeyRecord
 from rdbtools.constants import RdbType
+from rdbtools.errors import CorruptError
+from rdbtools.records import KeyRecord
+from rdbtools.writer import RdbWriter
 from server.cmd_server import dataset_digest
 from server.engine import Engine
 from server.persist import load
@@ -37,7 +37,8 @@ def _history(rng: random.Random) -> bytes:
     for i in range(rng.randrange(5, 60)):
         r = rng.random()
         if r < 0.5:
-            parts.append(_cmd("SET", f"k{rng.randrange(20)}", rng.randbytes(rng.randrange(0, 40))))
+            value = rng.randbytes(rng.randrange(0, 40))
+            parts.append(_cmd("SET", f"k{rng.randrange(20)}", value))
         elif r < 0.6:
             parts.append(_cmd("RPUSH", "l", *[rng.randbytes(3) for _ in range(rng.randrange(1, 5))]))
         elif r < 0.68:

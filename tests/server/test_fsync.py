@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 
 from tests.server.test_crash_support import OurServer
 from tests.support.realredis import need_binary
