@@ -1,8 +1,10 @@
 """Boot-time loading: the AOF (multi-part, legacy single file, preamble) or `dump.rdb`.
 
-Replay drives `Engine.execute` with one fake client per file, fed by aofcheck's RESP
-reader in the server's lenient mode (bulk CRLFs are not checked, as Redis's loader
-does not check them). Outcomes follow Redis 7.0 (formats.md §8.4, §8.5, §10): a
+Replay drives `Engine.execute` with one fake client per file. Plain commands come from
+a quick scan of canonical `*<n>`/`$<len>` framing; from the first thing it does not
+take (annotation, MULTI/EXEC, unknown command, odd header, damage, a cut tail) on,
+aofcheck's exact RESP reader takes over in the server's lenient mode (bulk CRLFs are
+not checked, as Redis's loader does not check them), so every verdict is its verdict. Outcomes follow Redis 7.0 (formats.md §8.4, §8.5, §10): a
 truncated last command (or an open MULTI at EOF) is cut when `aof-load-truncated` is
 on, and only in the last file; format errors and unknown commands refuse to start. Log
 lines are worded as 7.0 words them; the offset is added on a line of its own.
