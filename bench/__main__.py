@@ -6,7 +6,7 @@ import importlib
 import sys
 
 BENCHES = ["bench.check_rdb", "bench.dump_jsonl", "bench.check_aof", "bench.server_bench",
-           "bench.replay"]
+           "bench.replay", "bench.persistence"]
 
 
 def main() -> int:
