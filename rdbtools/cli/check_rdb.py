@@ -8,6 +8,7 @@ every file is sound, 1 otherwise, as the Redis tool.
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -38,7 +39,7 @@ def command(files, as_json, summary, strict, now_ms):
     """Check RDB-FILE like redis-check-rdb; `-` reads standard input."""
     from ..check import check_rdb
 
-    stdout = click.get_binary_stream("stdout")
+    stdout = sys.stdout.buffer
     quiet = as_json or summary
     write = (lambda line: None) if quiet else _writer(stdout)
     results = []
