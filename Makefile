@@ -34,6 +34,7 @@ man: $(VENV)/.installed
 	$(PY) man/build.py
 
 bench: $(VENV)/.installed redis
+	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m bench
 
 clean:

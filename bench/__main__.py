@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 BENCHES = ["bench.check_rdb", "bench.dump_jsonl", "bench.check_aof", "bench.server_bench",
@@ -15,8 +16,11 @@ def main() -> int:
             module = importlib.import_module(name)
         except ModuleNotFoundError:
             continue
-        print(f"== {name}")
-        module.main([])
+        print(f"== {name}", flush=True)
+        argv = []
+        if name == "bench.server_bench" and importlib.util.find_spec("fakeredis"):
+            argv = ["--fakeredis"]
+        module.main(argv)
     return 0
 
 

@@ -109,11 +109,11 @@ def bench(port: int, n: int, pipeline: int) -> dict[str, float]:
     return {row[0]: float(row[1]) for row in rows if len(row) > 1}
 
 
-def main() -> int:
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=200_000, help="requests per test")
     ap.add_argument("--fakeredis", action="store_true", help="also run fakeredis's server")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if shutil.which("redis-benchmark") is None or shutil.which("redis-server") is None:
         sys.exit("redis-server and redis-benchmark are required")
     servers = [("redis", real_redis), ("rdbkit", rdbkit_server)]
