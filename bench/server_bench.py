@@ -45,7 +45,7 @@ def wait_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
+                s.sendall(b"*1\r\n$4\r\nPING\r\n")  # RESP: fakeredis has no inline commands
                 if s.recv(16).startswith(b"+PONG"):
                     return
         except OSError:
@@ -88,7 +88,11 @@ def fakeredis_server(workdir: Path):
     except ImportError:
         sys.exit("fakeredis with TcpFakeServer is not installed (pip install 'fakeredis>=2.24')")
     port = free_port()
-    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+    # socketserver listens with a backlog of 5: redis-benchmark's 50 clients would be reset
+    server = TcpFakeServer(("127.0.0.1", port), bind_and_activate=False, server_type="redis")
+    server.request_queue_size = 128
+    server.server_bind()
+    server.server_activate()
     t = threading.Thread(target=server.serve_forever, daemon=True)
     t.start()
     try:
@@ -103,7 +107,10 @@ def bench(port: int, n: int, pipeline: int) -> dict[str, float]:
            "--csv"]
     if pipeline > 1:
         cmd += ["-P", str(pipeline)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()[-500:]}")
+    out = done.stdout
     rows = csv.reader(io.StringIO(out))
     next(rows, None)
     return {row[0]: float(row[1]) for row in rows if len(row) > 1}
