@@ -20,7 +20,7 @@ from pathlib import Path
 from tests.server.test_crash_support import OurServer
 from tests.support.realredis import need_binary
 
-LINE = re.compile(r"^(\d+) (\d\d):(\d\d):(\d\d\.\d+) (\w+)\((\d+)<([^>]*)>(.*)$")
+LINE = re.compile(r"^(\d+)\s+(\d\d):(\d\d):(\d\d\.\d+) (\w+)\((\d+)<([^>]*)>(.*)$")  # strace pads the pid
 SYNCS = ("fsync", "fdatasync")
 END = "end-of-window-7f3a"
 
