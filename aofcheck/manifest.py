@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rdbtools.sds import repr_bytes, split_args
+
 from .errors import ManifestError
 
 __all__ = ["AofInfo", "Manifest", "parse_manifest", "split_args", "format_line",
@@ -19,9 +21,6 @@ MANIFEST_MAX_LINE = 1024
 BASE, HISTORY, INCR = "b", "h", "i"
 
 _C_SPACE = b" \t\n\v\f\r"
-_UNQUOTED_END = b" \n\r\t\0"
-_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
-_HEX = b"0123456789abcdefABCDEF"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,62 +51,6 @@ class Manifest:
 def _c_string(b: bytes) -> bytes:
     nul = b.find(b"\0")
     return b if nul < 0 else b[:nul]
-
-
-def split_args(line: bytes) -> list[bytes] | None:
-    """Redis' `sdssplitargs`: None for unbalanced quotes or a quote glued to a token."""
-    s = _c_string(line) + b"\0"
-    p = 0
-    out: list[bytes] = []
-    while True:
-        while s[p] in _C_SPACE and s[p] != 0:
-            p += 1
-        if s[p] == 0:
-            return out
-        cur = bytearray()
-        inq = insq = done = False
-        while not done:
-            c = s[p]
-            if inq:
-                if c == 0x5C and s[p + 1] == 0x78 and s[p + 2] in _HEX and s[p + 2] != 0 \
-                        and s[p + 3] in _HEX and s[p + 3] != 0:
-                    cur.append(int(s[p + 2:p + 4], 16))
-                    p += 3
-                elif c == 0x5C and s[p + 1] != 0:
-                    p += 1
-                    cur.append(_ESCAPES.get(s[p], s[p]))
-                elif c == 0x22:
-                    if s[p + 1] != 0 and s[p + 1] not in _C_SPACE:
-                        return None
-                    done = True
-                elif c == 0:
-                    return None
-                else:
-                    cur.append(c)
-            elif insq:
-                if c == 0x5C and s[p + 1] == 0x27:
-                    p += 1
-                    cur.append(0x27)
-                elif c == 0x27:
-                    if s[p + 1] != 0 and s[p + 1] not in _C_SPACE:
-                        return None
-                    done = True
-                elif c == 0:
-                    return None
-                else:
-                    cur.append(c)
-            else:
-                if c in _UNQUOTED_END:
-                    done = True
-                elif c == 0x22:
-                    inq = True
-                elif c == 0x27:
-                    insq = True
-                else:
-                    cur.append(c)
-            if s[p] != 0:
-                p += 1
-        out.append(bytes(cur))
 
 
 def _atoll(b: bytes) -> int:
@@ -204,24 +147,5 @@ def format_line(info: AofInfo) -> bytes:
     """One manifest line as the 7.0 server writes it (names quoted when needed)."""
     name = info.name
     if _needs_repr(name):
-        out = bytearray(b'"')
-        for c in name:
-            if c == 0x5C or c == 0x22:
-                out += b"\\" + bytes([c])
-            elif c == 10:
-                out += b"\\n"
-            elif c == 13:
-                out += b"\\r"
-            elif c == 9:
-                out += b"\\t"
-            elif c == 7:
-                out += b"\\a"
-            elif c == 8:
-                out += b"\\b"
-            elif 0x20 <= c <= 0x7E:
-                out.append(c)
-            else:
-                out += b"\\x%02x" % c
-        out += b'"'
-        name = bytes(out)
+        name = repr_bytes(name)
     return b"file %s seq %d type %s\n" % (name, info.seq, info.type.encode())

@@ -64,26 +64,12 @@ def text(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
-_ESCAPES = {
-    ord("\\"): b"\\\\", ord('"'): b'\\"', ord("\n"): b"\\n", ord("\r"): b"\\r",
-    ord("\t"): b"\\t", 7: b"\\a", 8: b"\\b",
-}
-
 
 def redis_quote(data: bytes) -> str:
-    """A string as `redis-cli` shows it without --raw: double quotes, C-style escapes,
-    `\\xHH` for anything not printable ASCII (`sdscatrepr()`)."""
-    out = bytearray(b'"')
-    for byte in data:
-        esc = _ESCAPES.get(byte)
-        if esc is not None:
-            out += esc
-        elif 0x20 <= byte < 0x7F:
-            out.append(byte)
-        else:
-            out += b"\\x%02x" % byte
-    out += b'"'
-    return out.decode("ascii")
+    """A string as `redis-cli` shows it without --raw (`sdscatrepr()`)."""
+    from .sds import repr_bytes
+
+    return repr_bytes(data).decode("ascii")
 
 
 def module_type_name(module_id: int) -> str:

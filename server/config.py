@@ -9,6 +9,9 @@ import fnmatch
 import os
 import re
 
+from rdbtools.sds import repr_bytes
+from rdbtools.sds import split_args as _split
+
 from ._config_table import ALIASES, DIRECTIVES
 
 
@@ -20,93 +23,17 @@ class SplitError(ValueError):
     """Unbalanced quotes (sdssplitargs returned NULL)."""
 
 
-_HEX = b"0123456789abcdefABCDEF"
-_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
-_SPACE = b" \n\r\t\v\f\0"
-
-
 def split_args(line: bytes) -> list[bytes]:
-    """Split like Redis's `sdssplitargs`: double quotes with escapes, single quotes literal."""
-    out: list[bytes] = []
-    i, n = 0, len(line)
-    while True:
-        while i < n and line[i] in _SPACE:
-            i += 1
-        if i >= n:
-            return out
-        cur = bytearray()
-        inq = insq = False
-        while True:
-            if inq:
-                if i >= n:
-                    raise SplitError("unbalanced quotes")
-                c = line[i]
-                if (c == 92 and i + 3 < n and line[i + 1] == ord("x")
-                        and line[i + 2] in _HEX and line[i + 3] in _HEX):
-                    cur.append(int(line[i + 2:i + 4], 16))
-                    i += 3
-                elif c == 92 and i + 1 < n:
-                    i += 1
-                    cur.append(_ESCAPES.get(line[i], line[i]))
-                elif c == 34:
-                    if i + 1 < n and line[i + 1] not in _SPACE:
-                        raise SplitError("closing quote must be followed by a space")
-                    i += 1
-                    break
-                else:
-                    cur.append(c)
-            elif insq:
-                if i >= n:
-                    raise SplitError("unbalanced quotes")
-                c = line[i]
-                if c == 92 and i + 1 < n and line[i + 1] == 39:
-                    i += 1
-                    cur.append(39)
-                elif c == 39:
-                    if i + 1 < n and line[i + 1] not in _SPACE:
-                        raise SplitError("closing quote must be followed by a space")
-                    i += 1
-                    break
-                else:
-                    cur.append(c)
-            else:
-                if i >= n:
-                    break
-                c = line[i]
-                if c in _SPACE:
-                    break
-                if c == 34:
-                    inq = True
-                elif c == 39:
-                    insq = True
-                else:
-                    cur.append(c)
-            i += 1
-        out.append(bytes(cur))
+    """Split like Redis's `sdssplitargs`; SplitError where it returns NULL."""
+    argv = _split(line)
+    if argv is None:
+        raise SplitError("unbalanced quotes")
+    return argv
 
 
 def quote_arg(arg: str) -> str:
     """Quote one value the way Redis's `sdscatrepr` does when it rebuilds argv lines."""
-    out = ['"']
-    for ch in arg:
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch.isprintable() and ord(ch) < 128:
-            out.append(ch)
-        else:
-            out.extend("\\x%02x" % b for b in ch.encode("utf-8", "surrogateescape"))
-    out.append('"')
-    return "".join(out)
+    return repr_bytes(arg.encode("utf-8", "surrogateescape")).decode("ascii")
 
 
 _ENUMS = {

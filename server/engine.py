@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import time
 
+from rdbtools.sds import repr_bytes
+
 from .config import Config
 from .db import Database
 from .proto import NULL_ARRAY, OK, QUEUED, Error, err
@@ -174,7 +176,7 @@ class Engine:
         t = self.clock()
         line = b"%d.%06d [%d %s]" % (int(t), int(t % 1 * 1_000_000), c.db.id,
                                     (c.addr or "lua").encode())
-        line += b"".join(b" " + _repr_arg(a) for a in argv)
+        line += b"".join(b" " + repr_bytes(a) for a in argv)
         from .proto import Simple
 
         for m in list(self.monitors):
@@ -415,30 +417,6 @@ _PUBSUB_CONTEXT = {"subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ss
 
 
 _NOT_MONITORED = frozenset({"admin", "skip-monitor"})
-
-
-def _repr_arg(a: bytes) -> bytes:
-    """sdscatrepr(): quoted, with C escapes and \\xHH for other unprintables."""
-    out = bytearray(b'"')
-    for ch in a:
-        if ch == 34 or ch == 92:
-            out += b"\\" + bytes((ch,))
-        elif ch == 10:
-            out += b"\\n"
-        elif ch == 13:
-            out += b"\\r"
-        elif ch == 9:
-            out += b"\\t"
-        elif ch == 7:
-            out += b"\\a"
-        elif ch == 8:
-            out += b"\\b"
-        elif 32 <= ch < 127:
-            out.append(ch)
-        else:
-            out += b"\\x%02x" % ch
-    out += b'"'
-    return bytes(out)
 
 
 def _trunc(b: bytes, n: int = 128) -> str:
