@@ -11,6 +11,11 @@ from .engine import SYNTAX, WRONGTYPE, CommandError, command, container
 from .objects import RStream, StreamConsumer, StreamGroup
 from .proto import NULL_ARRAY, OK, Map, err
 
+#: XGROUP on a missing key (without MKSTREAM), worded as Redis 7.0
+_NO_KEY = err("ERR The XGROUP subcommand requires the key to exist. Note that for "
+              "CREATE you may want to use the MKSTREAM option to create an empty "
+              "stream automatically.")
+
 MAX_ID = ((1 << 64) - 1, (1 << 64) - 1)
 _BAD_ID = err("ERR Invalid stream ID specified as stream command argument")
 _INVALID = -1  # entries_read unknown
@@ -386,9 +391,7 @@ def xgroup_create(e, c, argv):
     db = c.db
     s = get_stream(db, argv[2])
     if s is None and not mk:
-        return err("ERR The XGROUP subcommand requires the key to exist. Note that for "
-                   "CREATE you may want to use the MKSTREAM option to create an empty "
-                   "stream automatically.")
+        return _NO_KEY
     gid = _group_id(s, argv[4])
     if s is None:
         s = RStream()
@@ -407,9 +410,7 @@ def xgroup_setid(e, c, argv):
     entries_read = _entries_read_opt(argv, 5)
     s = get_stream(c.db, argv[2])
     if s is None:
-        return err("ERR The XGROUP subcommand requires the key to exist. Note that for "
-                   "CREATE you may want to use the MKSTREAM option to create an empty "
-                   "stream automatically.")
+        return _NO_KEY
     g = _group(s, argv[2], argv[3], "XGROUP")
     g.last_id = _group_id(s, argv[4])
     g.entries_read = entries_read
@@ -421,9 +422,7 @@ def xgroup_setid(e, c, argv):
 def xgroup_destroy(e, c, argv):
     s = get_stream(c.db, argv[2])
     if s is None:
-        return err("ERR The XGROUP subcommand requires the key to exist. Note that for "
-                   "CREATE you may want to use the MKSTREAM option to create an empty "
-                   "stream automatically.")
+        return _NO_KEY
     if s.groups.pop(argv[3], None) is None:
         return 0
     e.dirty += 1
@@ -434,9 +433,7 @@ def xgroup_destroy(e, c, argv):
 def xgroup_createconsumer(e, c, argv):
     s = get_stream(c.db, argv[2])
     if s is None:
-        return err("ERR The XGROUP subcommand requires the key to exist. Note that for "
-                   "CREATE you may want to use the MKSTREAM option to create an empty "
-                   "stream automatically.")
+        return _NO_KEY
     g = _group(s, argv[2], argv[3], "XGROUP")
     if argv[4] in g.consumers:
         return 0
@@ -449,9 +446,7 @@ def xgroup_createconsumer(e, c, argv):
 def xgroup_delconsumer(e, c, argv):
     s = get_stream(c.db, argv[2])
     if s is None:
-        return err("ERR The XGROUP subcommand requires the key to exist. Note that for "
-                   "CREATE you may want to use the MKSTREAM option to create an empty "
-                   "stream automatically.")
+        return _NO_KEY
     g = _group(s, argv[2], argv[3], "XGROUP")
     cons = g.consumers.pop(argv[4], None)
     if cons is None:
