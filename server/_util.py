@@ -8,6 +8,7 @@ import re
 
 from .engine import NOT_FLOAT, NOT_INT, SYNTAX, WRONGTYPE, CommandError
 from .objects import INT64_MAX, INT64_MIN, canonical_int
+from .proto import Error
 
 
 #: SRANDMEMBER/HRANDFIELD/ZRANDMEMBER with a negative count build their reply in
@@ -20,6 +21,54 @@ def to_int(b: bytes, error=NOT_INT) -> int:
     if v is None:
         raise CommandError(error)
     return v
+
+
+_OUT_OF_RANGE = Error(b"ERR value is out of range")
+_NUMKEYS = Error(b"ERR numkeys should be greater than 0")
+_LIMIT_NEGATIVE = Error(b"ERR LIMIT can't be negative")
+
+
+def check_random_count(count: int) -> int:
+    """The COUNT of SRANDMEMBER / HRANDFIELD / ZRANDMEMBER, range-checked as Redis does."""
+    # below -MAX_RANDOM_REPLY Redis would stream the reply; we refuse to build it in memory
+    if count < -(1 << 62) or count > (1 << 62) or count < -MAX_RANDOM_REPLY:
+        raise CommandError(_OUT_OF_RANGE)
+    return count
+
+
+def random_count_args(argv: list[bytes], flag: bytes) -> tuple[int | None, bool]:
+    """`key [count [flag]]` of HRANDFIELD (WITHVALUES) and ZRANDMEMBER (WITHSCORES)."""
+    if len(argv) < 3:
+        return None, False
+    count = to_int(argv[2])
+    with_flag = False
+    if len(argv) == 4:
+        if argv[3].lower() != flag:
+            raise CommandError(SYNTAX)
+        with_flag = True
+    elif len(argv) > 4:
+        raise CommandError(SYNTAX)
+    return check_random_count(count), with_flag
+
+
+def intercard_args(argv: list[bytes]) -> tuple[list[bytes], int]:
+    """`numkeys key [key ...] [LIMIT limit]` of SINTERCARD and ZINTERCARD."""
+    n = to_int(argv[1], _NUMKEYS)
+    if n <= 0:
+        raise CommandError(_NUMKEYS)
+    if n > len(argv) - 2:
+        raise CommandError(Error(b"ERR Number of keys can't be greater than number of args"))
+    limit = 0
+    i = 2 + n
+    while i < len(argv):
+        if argv[i].lower() == b"limit" and i + 1 < len(argv):
+            limit = to_int(argv[i + 1], _LIMIT_NEGATIVE)
+            if limit < 0:
+                raise CommandError(_LIMIT_NEGATIVE)
+            i += 2
+        else:
+            raise CommandError(SYNTAX)
+    return argv[2:2 + n], limit
 
 
 def to_int_range(b: bytes, lo: int, hi: int, error) -> int:

@@ -7,9 +7,9 @@ import random
 from ._util import glob_matcher, to_int
 from .cmd_keys import _cursor, _scan_opts
 from .cmd_string import float_add
-from .engine import SYNTAX, WRONGTYPE, CommandError, command
+from .engine import WRONGTYPE, CommandError, command
 from .objects import RHash, canonical_int
-from ._util import MAX_RANDOM_REPLY
+from ._util import random_count_args
 from .proto import OK, Map, err
 from rdbtools.constants import HFE_EXPIRE_TIME_MAX
 
@@ -243,21 +243,7 @@ def hincrbyfloat(e, c, argv):
 
 @command("hrandfield", -2, "readonly", 1, 1, 1, "hash", since="6.2.0")
 def hrandfield(e, c, argv):
-    withvalues = False
-    count = None
-    if len(argv) >= 3:
-        count = to_int(argv[2])
-        if len(argv) == 4:
-            if argv[3].lower() != b"withvalues":
-                return SYNTAX
-            withvalues = True
-        elif len(argv) > 4:
-            return SYNTAX
-        if count < -(1 << 62) or count > (1 << 62):
-            return err("ERR value is out of range")
-        if count < -MAX_RANDOM_REPLY:
-            # Redis would stream them all; we refuse to build such a reply in memory
-            return err("ERR value is out of range")
+    count, withvalues = random_count_args(argv, b"withvalues")
     h = get_hash(e, c.db, argv[1])
     if count is None:
         return None if h is None else random.choice(list(h))

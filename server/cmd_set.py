@@ -9,7 +9,7 @@ from .cmd_hash import scan_collection
 from .cmd_keys import _cursor, _scan_opts
 from .engine import SYNTAX, WRONGTYPE, CommandError, command
 from .objects import RSet, canonical_int
-from ._util import MAX_RANDOM_REPLY
+from ._util import check_random_count, intercard_args
 from .proto import NULL_ARRAY, RSetReply, err
 
 
@@ -150,12 +150,7 @@ def srandmember(e, c, argv):
         return SYNTAX
     count = None
     if len(argv) == 3:
-        count = to_int(argv[2])
-        if count < -(1 << 62) or count > (1 << 62):
-            return err("ERR value is out of range")
-        if count < -MAX_RANDOM_REPLY:
-            # Redis would stream them all; we refuse to build such a reply in memory
-            return err("ERR value is out of range")
+        count = check_random_count(to_int(argv[2]))
     s = get_set(c.db, argv[1])
     if count is None:
         return None if s is None else random.choice(members(s))
@@ -266,22 +261,7 @@ def sdiffstore(e, c, argv):
 
 @command("sintercard", -3, "readonly", 0, 0, 0, "set", since="7.0.0")
 def sintercard(e, c, argv):
-    n = to_int(argv[1], err("ERR numkeys should be greater than 0"))
-    if n <= 0:
-        return err("ERR numkeys should be greater than 0")
-    if n > len(argv) - 2:
-        return err("ERR Number of keys can't be greater than number of args")
-    keys = argv[2:2 + n]
-    limit = 0
-    i = 2 + n
-    while i < len(argv):
-        if argv[i].lower() == b"limit" and i + 1 < len(argv):
-            limit = to_int(argv[i + 1], err("ERR LIMIT can't be negative"))
-            if limit < 0:
-                return err("ERR LIMIT can't be negative")
-            i += 2
-        else:
-            return SYNTAX
+    keys, limit = intercard_args(argv)
     r = len(_inter(_sets(c, keys)))
     return min(r, limit) if limit else r
 

@@ -13,7 +13,7 @@ from .cmd_keys import _cursor, _scan_opts
 from .cmd_list import _mpop_args
 from .engine import NOT_FLOAT, SYNTAX, WRONGTYPE, CommandError, command
 from .objects import RSet, RZset
-from ._util import MAX_RANDOM_REPLY
+from ._util import intercard_args, random_count_args
 from .proto import NULL_ARRAY, err
 
 _SCORE_KEY = (lambda t: t[0])
@@ -706,43 +706,15 @@ command("zdiff", -3, "readonly", 0, 0, 0, "sorted-set", since="6.2.0")(_algebra(
 
 @command("zintercard", -3, "readonly", 0, 0, 0, "sorted-set", since="7.0.0")
 def zintercard(e, c, argv):
-    n = to_int(argv[1], err("ERR numkeys should be greater than 0"))
-    if n <= 0:
-        return err("ERR numkeys should be greater than 0")
-    if n > len(argv) - 2:
-        return err("ERR Number of keys can't be greater than number of args")
-    limit = 0
-    i = 2 + n
-    while i < len(argv):
-        if argv[i].lower() == b"limit" and i + 1 < len(argv):
-            limit = to_int(argv[i + 1], err("ERR LIMIT can't be negative"))
-            if limit < 0:
-                return err("ERR LIMIT can't be negative")
-            i += 2
-        else:
-            return SYNTAX
-    sets, weights, agg, _ = _inputs(e, c, [b"zinter", b"%d" % n, *argv[2:2 + n]], 1, "zinter")
+    keys, limit = intercard_args(argv)
+    sets, weights, agg, _ = _inputs(e, c, [b"zinter", b"%d" % len(keys), *keys], 1, "zinter")
     r = len(_compute("inter", sets, weights, agg))
     return min(r, limit) if limit else r
 
 
 @command("zrandmember", -2, "readonly", 1, 1, 1, "sorted-set", since="6.2.0")
 def zrandmember(e, c, argv):
-    count = None
-    ws = False
-    if len(argv) >= 3:
-        count = to_int(argv[2])
-        if len(argv) == 4:
-            if argv[3].lower() != b"withscores":
-                return SYNTAX
-            ws = True
-        elif len(argv) > 4:
-            return SYNTAX
-        if count < -(1 << 62) or count > (1 << 62):
-            return err("ERR value is out of range")
-        if count < -MAX_RANDOM_REPLY:
-            # Redis would stream them all; we refuse to build such a reply in memory
-            return err("ERR value is out of range")
+    count, ws = random_count_args(argv, b"withscores")
     z = get_zset(c.db, argv[1])
     if count is None:
         return None if z is None else random.choice(z.sl)[1]
