@@ -414,7 +414,7 @@ _I32 = struct.Struct("<i")
 _I64 = struct.Struct("<q")
 
 # Judges: how a unit's replies become an outcome.
-J_NONE, J_RESTORE, J_TMP, J_TMP_NX, J_EXPIRED, J_FUNCTION, J_AOF, J_BULK = range(8)
+J_NONE, J_RESTORE, J_TMP, J_TMP_NX, J_EXPIRED, J_FUNCTION, J_AOF, J_BULK, J_SET = range(9)
 
 
 @dataclass(slots=True)
@@ -430,11 +430,35 @@ class Unit:
     outcome: str | None = None  # decided without the server (filtered, failed, expired)
     error: str | None = None
     kind: str = "key"         # key, function, aof
-    keys: list | None = None  # J_BULK: the key of each item, in order
 
     @property
     def check_exists(self) -> bool:
-        return self.kind == "key" and self.judge in (J_RESTORE, J_TMP_NX) and self.cmds != []
+        return self.kind == "key" and self.judge in (J_RESTORE, J_SET, J_TMP_NX) \
+            and self.cmds != []
+
+    def item_key(self, i: int) -> bytes | None:
+        """Key of the unit's `i`-th item (a bulk unit holds one per command; keys are
+        read back from the commands, which only failure reports need)."""
+        if self.judge == J_BULK:
+            return _command_key(self.cmds[i])
+        return self.key
+
+    def item_keys(self) -> list:
+        return [self.item_key(i) for i in range(self.last - self.number + 1)]
+
+
+def _command_key(cmd: bytes) -> bytes:
+    """The first argument (the key) of one encoded RESTORE or SET command."""
+    p = cmd.index(b"\r\n") + 2                     # after *<argc>
+    p = cmd.index(b"\r\n", p) + 2                  # after $<len of name>
+    p = cmd.index(b"\r\n", p) + 2                  # after the name
+    e = cmd.index(b"\r\n", p)
+    start = e + 2
+    return cmd[start:start + int(cmd[p + 1:e])]
+
+
+def _bulk_header(n: int) -> bytes:
+    return _BULK_HEADERS[n] if n < _HDR_MAX else b"$%d\r\n" % n
 
 
 class _Planner:
@@ -453,6 +477,12 @@ class _Planner:
         self.ttl_active = opts.ttl.action != "keep"
         # strings go the short way when they would be RESTOREd at all
         self.fast_strings = rdb_version is not None and opts.mode != "commands"
+        # auto: plain strings travel as SET (the target spends less on it than on
+        # RESTORE, and the client builds it without a CRC)
+        self.set_strings = opts.mode == "auto"
+        nx = opts.on_existing != "replace"
+        self.set_head = b"*4\r\n$3\r\nSET\r\n" if nx else b"*3\r\n$3\r\nSET\r\n"
+        self.set_tail = b"\r\n$2\r\nNX\r\n" if nx else b"\r\n"
         if rdb_version is not None:
             self.version_tag = _U16.pack(rdb_version)
         replace_opt = b"$7\r\nREPLACE\r\n" if opts.on_existing == "replace" else b""
@@ -505,6 +535,9 @@ class _Planner:
             if opts.on_existing == "replace":
                 return Unit(n, n, [encode(b"DEL", rec.key)], J_EXPIRED, db, db, rec.key)
             return Unit(n, n, [], J_NONE, db, db, rec.key, outcome="expired")
+        if rec.type is _STRING_TYPE and self.set_strings and expire is None \
+                and rec.idle is None and rec.freq is None:
+            return Unit(n, n, [self.set_command(rec.key, rec.value)], J_SET, db, db, rec.key)
         if raw is not None and self.raw_tag is not None and not (
                 self.ttl_active and rec.field_expires):
             # The hot path: the value bytes of the file are already a DUMP payload body
@@ -525,6 +558,11 @@ class _Planner:
         else:
             self.commands_unit(unit, rec)
         return unit
+
+    def set_command(self, key: bytes, value: bytes) -> bytes:
+        """`SET key value` (`NX` unless existing keys are replaced)."""
+        return b"".join((self.set_head, _bulk_header(len(key)), key, b"\r\n",
+                         _bulk_header(len(value)), value, self.set_tail))
 
     def restore_string(self, rec: KeyRecord, expire: int | None) -> bytes:
         value = rec.value
@@ -867,6 +905,8 @@ def _skip_value(d, p: int, t: int) -> int:
 #: "$<n>\r\n" for every n below _HDR_MAX: the skimmer's RESTOREs are built by joining
 _HDR_MAX = 4096
 _BULK_HEADERS = tuple(b"$%d\r\n" % n for n in range(_HDR_MAX))
+#: "\r\n$<n>\r\n": the end of a SET's key and the header of a value shorter than 64
+_VALUE_MIDS = tuple(b"\r\n$%d\r\n" % n for n in range(64))
 
 
 class _Skimmer:
@@ -909,6 +949,9 @@ class _Skimmer:
         plain_tail = b"\r\n" + replace_tail
         hdr = _BULK_HEADERS
         join = b"".join
+        set_route = pl.set_strings
+        set_head, set_tail = pl.set_head, pl.set_tail
+        value_mids = _VALUE_MIDS
         f = fileio.open_input(self.path)
         try:
             d = f.read(max(self.chunk, 64))
@@ -928,10 +971,74 @@ class _Skimmer:
             db = 0
             kdb = db if target_db is None else target_db
             bulk_cmds: list = []
-            bulk_keys: list = []
+            runs = dbs is None            # may runs of plain strings take the tight loop?
             bulk_first = 0
             bulk_db = 0
             while True:
+                if runs:
+                    # Runs of keys without expiry or LRU/LFU data whose key is stored raw
+                    # with a 6-bit length and whose value is one blob under 16 KB
+                    # (strings, listpacks, ziplists, intsets: most keys of most files)
+                    # become commands here, with nothing kept per key but the command.
+                    # Anything else (or a record cut by the end of the buffer) ends the
+                    # run and goes the long way below.
+                    if bulk_cmds and (kdb != bulk_db or len(bulk_cmds) >= bulk_max):
+                        yield self._bulk(bulk_first, bulk_db, bulk_cmds)
+                        bulk_cmds = []
+                    before = len(bulk_cmds)
+                    room = bulk_max - before
+                    append = bulk_cmds.append
+                    q = p
+                    try:
+                        while room:
+                            t = d[q]
+                            if t and t not in blob_types:
+                                break
+                            b = d[q + 1]
+                            if b >= 0x40:
+                                break
+                            ke = q + 2 + b
+                            vb = d[ke]
+                            if vb < 0x40:
+                                ve = ke + 1 + vb
+                                if ve > nd:
+                                    break
+                                if set_route and not t:
+                                    append(join((set_head, hdr[b], d[q + 2:ke], value_mids[vb],
+                                                 d[ke + 1:ve], set_tail)))
+                                    q = ve
+                                    room -= 1
+                                    continue
+                            elif vb < 0x80:
+                                ve = ke + 2 + (((vb & 0x3F) << 8) | d[ke + 1])
+                                if ve > nd:
+                                    break
+                                if set_route and not t:
+                                    append(join((set_head, hdr[b], d[q + 2:ke], b"\r\n",
+                                                 _bulk_header(ve - ke - 2), d[ke + 2:ve],
+                                                 set_tail)))
+                                    q = ve
+                                    room -= 1
+                                    continue
+                            else:
+                                break
+                            body = type_bytes[t] + d[ke:ve] + tag
+                            plen = ve - ke + 11
+                            append(join((plain_head, hdr[b], d[q + 2:ke], plain_mid,
+                                         hdr[plen] if plen < _HDR_MAX else b"$%d\r\n" % plen,
+                                         body, u64(calc(body, 0)), plain_tail)))
+                            q = ve
+                            room -= 1
+                    except IndexError:
+                        pass
+                    got = len(bulk_cmds) - before
+                    if got:
+                        if not before:
+                            bulk_first, bulk_db = n + 1, kdb
+                        n += got
+                        p = q
+                        if not room:
+                            continue
                 start = p
                 key = None
                 try:
@@ -947,6 +1054,7 @@ class _Skimmer:
                         if t == 0xFE:          # SELECTDB
                             db, p = read_len(d, p + 1)
                             kdb = db if target_db is None else target_db
+                            runs = dbs is None or db in dbs
                             continue
                         if t == 0xFB:          # RESIZEDB
                             _a, p = read_len(d, p + 1)
@@ -956,8 +1064,8 @@ class _Skimmer:
                         if t == 0xF5:          # FUNCTION2
                             code, p = read_string(d, p + 1)
                             if bulk_cmds:
-                                yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
-                                bulk_cmds, bulk_keys = [], []
+                                yield self._bulk(bulk_first, bulk_db, bulk_cmds)
+                                bulk_cmds = []
                             n += 1
                             yield pl.function_unit(n, Function(code))
                             continue
@@ -972,7 +1080,7 @@ class _Skimmer:
                                 raise ChecksumError(stored, crc, base + p + 1,
                                                     phase="check-sum", path=self.path)
                             if bulk_cmds:
-                                yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
+                                yield self._bulk(bulk_first, bulk_db, bulk_cmds)
                             self.end_offset = base + p + 9
                             return
                         while t >= 0xF0:
@@ -1038,14 +1146,14 @@ class _Skimmer:
                 except _SkimAbort as e:
                     # hand over to the full parser; what was gathered goes first
                     if bulk_cmds:
-                        yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
+                        yield self._bulk(bulk_first, bulk_db, bulk_cmds)
                     raise e
                 p = vend
                 n += 1
                 if dbs is not None and db not in dbs:
                     if bulk_cmds:
-                        yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
-                        bulk_cmds, bulk_keys = [], []
+                        yield self._bulk(bulk_first, bulk_db, bulk_cmds)
+                        bulk_cmds = []
                     yield Unit(n, n, [], J_NONE, kdb, kdb, key, outcome="filtered")
                     continue
                 stored_expire = expire
@@ -1061,9 +1169,24 @@ class _Skimmer:
                     rec = KeyRecord(db, key, RdbType(t), value, stored_expire, idle, freq,
                                     fexp, base + start, base + vend)
                     if bulk_cmds:
-                        yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
-                        bulk_cmds, bulk_keys = [], []
+                        yield self._bulk(bulk_first, bulk_db, bulk_cmds)
+                        bulk_cmds = []
                     yield pl.key_unit(n, rec, d[start:vend])
+                    continue
+                if set_route and t == 0 and expire is None and idle is None \
+                        and freq is None and d[kend] < 0xC0:
+                    # a string stored raw (not as an integer, not LZF): SET key value
+                    b = d[kend]
+                    vstart = kend + (1 if b < 0x40 else 2 if b < 0x80 else 5 if b == 0x80
+                                     else 9)
+                    cmd = join((set_head, _bulk_header(len(key)), key, b"\r\n",
+                                _bulk_header(vend - vstart), d[vstart:vend], set_tail))
+                    if bulk_cmds and (kdb != bulk_db or len(bulk_cmds) >= bulk_max):
+                        yield self._bulk(bulk_first, bulk_db, bulk_cmds)
+                        bulk_cmds = []
+                    if not bulk_cmds:
+                        bulk_first, bulk_db = n, kdb
+                    bulk_cmds.append(cmd)
                     continue
                 body = type_bytes[t] + d[kend:vend] + tag
                 if expire is None and idle is None and freq is None:
@@ -1076,12 +1199,11 @@ class _Skimmer:
                         payload = body + u64(calc(body, 0))
                         cmd = restore_plain % (klen, key, len(payload), payload)
                     if bulk_cmds and (kdb != bulk_db or len(bulk_cmds) >= bulk_max):
-                        yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
-                        bulk_cmds, bulk_keys = [], []
+                        yield self._bulk(bulk_first, bulk_db, bulk_cmds)
+                        bulk_cmds = []
                     if not bulk_cmds:
                         bulk_first, bulk_db = n, kdb
                     bulk_cmds.append(cmd)
-                    bulk_keys.append(key)
                     continue
                 payload = body + u64(calc(body, 0))
                 if expire is None:
@@ -1097,19 +1219,18 @@ class _Skimmer:
                     tail += b"$4\r\nFREQ\r\n$%d\r\n%s\r\n" % (len(sfreq), sfreq)
                     argc += 2
                 if bulk_cmds and (kdb != bulk_db or len(bulk_cmds) >= bulk_max):
-                    yield self._bulk(bulk_first, bulk_db, bulk_cmds, bulk_keys)
-                    bulk_cmds, bulk_keys = [], []
+                    yield self._bulk(bulk_first, bulk_db, bulk_cmds)
+                    bulk_cmds = []
                 if not bulk_cmds:
                     bulk_first, bulk_db = n, kdb
                 bulk_cmds.append(restore_fmt % (argc, len(key), key, len(ttl), ttl, len(payload),
                                                 payload, tail))
-                bulk_keys.append(key)
         finally:
             f.close()
 
     @staticmethod
-    def _bulk(first: int, db: int, cmds: list, keys: list) -> Unit:
-        return Unit(first, first + len(cmds) - 1, cmds, J_BULK, db, db, None, keys=keys)
+    def _bulk(first: int, db: int, cmds: list) -> Unit:
+        return Unit(first, first + len(cmds) - 1, cmds, J_BULK, db, db, None)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1181,6 +1302,15 @@ class _Sender:
         errors = [r for r in replies if isinstance(r, ReplyError)]
         j = unit.judge
         on_existing = self.opts.on_existing
+        if j == J_SET:
+            reply = replies[0]
+            if reply is None:           # SET ... NX found the key
+                if on_existing == "skip":
+                    return "skipped", None
+                return "failed", "key exists on the target (--on-existing fail)"
+            if errors:
+                return "failed", str(errors[0])
+            return "written", None
         if j == J_RESTORE:
             if errors:
                 e = errors[0]
@@ -1333,7 +1463,7 @@ class _Sender:
         """Judge the oldest window in flight on connection `conn_i`."""
         queue = self.inflight[conn_i]
         window = queue[0]
-        oks = all(u.judge == J_BULK or u.judge == J_RESTORE for u in window.units)
+        oks = all(u.judge in _OK_JUDGES for u in window.units)
         try:
             if oks:  # every reply should be +OK: check the bytes, parse only if not
                 replies = window.conn.collect_ok(window.n_replies)
@@ -1388,7 +1518,7 @@ class _Sender:
         written = 0
         last = 0
         for u, (start, count) in zip(window.units, window.spans):
-            if start == prev and u.judge == J_RESTORE and replies[start] == b"OK" \
+            if start == prev and u.judge in _ONE_OK and replies[start] == b"OK" \
                     and self.failure is None:
                 written += 1        # the common case, kept out of judge()/count()
                 last = u.last
@@ -1416,7 +1546,7 @@ class _Sender:
             self.on_progress(self.report)
 
     def judge_bulk(self, u: Unit, replies: list) -> None:
-        """One RESTORE per item; only the replies that are not +OK need a look."""
+        """One RESTORE or SET per item; only the replies that are not +OK need a look."""
         r = self.report
         if replies.count(b"OK") == len(replies) and self.failure is None:
             r.keys_written += len(replies)
@@ -1431,6 +1561,8 @@ class _Sender:
             r.last_number = max(r.last_number, number)
             if reply == b"OK":
                 r.keys_written += 1
+            elif reply is None and self.opts.on_existing == "skip":
+                r.keys_skipped += 1      # SET ... NX: the key is there
             elif isinstance(reply, ReplyError) and reply.code == "BUSYKEY" \
                     and self.opts.on_existing == "skip":
                 r.keys_skipped += 1
@@ -1440,7 +1572,8 @@ class _Sender:
             else:
                 r.keys_failed += 1
                 if self.failure is None:
-                    self.failure = Failure(number, number, str(reply), u.keys[i], u.db)
+                    error = str(reply) if reply is not None else "key exists on the target"
+                    self.failure = Failure(number, number, error, u.item_key(i), u.db)
 
     def lost(self, window: _Window, e: ConnectionLost) -> None:
         got = e.replies
@@ -1457,11 +1590,16 @@ class _Sender:
                 self.judge_bulk(u, part)
                 number = u.number + len(part)
                 if self.failure is None or number < self.failure.resume_from:
-                    self.failure = Failure(number, number, str(e), u.keys[len(part)], u.db)
+                    self.failure = Failure(number, number, str(e), u.item_key(len(part)),
+                                           u.db)
                 break
             if self.failure is None or u.number < self.failure.resume_from:
                 self.failure = Failure(u.number, u.number, str(e), u.key, u.db)
             break
+
+
+_OK_JUDGES = frozenset((J_BULK, J_RESTORE, J_SET))
+_ONE_OK = frozenset((J_RESTORE, J_SET))
 
 
 def _empty_collection(restore_cmd: bytes) -> bool:
@@ -1469,6 +1607,8 @@ def _empty_collection(restore_cmd: bytes) -> bool:
     from aofcheck.resp import iter_events
     from rdbtools.payload import parse_payload
 
+    if not restore_cmd.startswith(b"*", 0) or b"RESTORE" not in restore_cmd[:24]:
+        return False
     try:
         payload = next(iter_events(restore_cmd)).args[3]
         rtype, value, _fexp = parse_payload(payload)
@@ -1565,7 +1705,7 @@ def _run(sender: _Sender, units: Iterator[Unit], opts: ReplayOptions) -> None:
                 raise ReplayError(f"--resume-from {resume} falls inside a MULTI block: "
                                   f"resume from {u.number}")
             cut = resume - u.number
-            u.cmds, u.keys, u.number = u.cmds[cut:], u.keys[cut:], resume
+            u.cmds, u.number = u.cmds[cut:], resume
         if u.barrier and window:
             sender.dispatch(window)
             window, n_cmds, n_bytes = [], 0, 0

@@ -14,7 +14,7 @@ from rdbtools.filters import KeyFilter
 from rdbtools.reader import iter_records
 from rdbtools.records import KeyRecord
 from server._client import Connection, Target, TargetError, keyspace_counts, parse_url
-from server.replay import (ReplayError, ReplayOptions, TtlPolicy, _ttl_args, plan,
+from server.replay import (J_BULK, ReplayError, ReplayOptions, TtlPolicy, _ttl_args, plan,
                            rdb_version_for, replay)
 from tests.support.realredis import RealRedis
 
@@ -84,11 +84,10 @@ def _items(units):
     """(number, key) per item; a bulk unit holds several consecutive items."""
     out = []
     for u in units:
-        if u.keys is not None:
-            assert u.last - u.number + 1 == len(u.keys) == len(u.cmds)
-            out += list(zip(range(u.number, u.last + 1), u.keys))
-        else:
-            out.append((u.number, u.key))
+        keys = u.item_keys()
+        if u.judge == J_BULK:
+            assert u.last - u.number + 1 == len(keys) == len(u.cmds)
+        out += list(zip(range(u.number, u.last + 1), keys))
     return out
 
 
@@ -457,7 +456,7 @@ def test_resume_inside_a_bulk_of_restores(empty7, resume):
     sends exactly the items from `resume` on."""
     path = FIXTURES / "rdb" / "all-types.rdb"
     items = _items(plan(str(path), ReplayOptions(), 10, 0))
-    assert any(u.keys for u in plan(str(path), ReplayOptions(), 10, 0))
+    assert any(u.judge == J_BULK for u in plan(str(path), ReplayOptions(), 10, 0))
     report = replay(str(path), _target(empty7), ReplayOptions(resume_from=resume, pipeline=16))
     assert report.ok and report.resumed_from == resume
     want = {k for n, k in items if n >= resume and k is not None}
