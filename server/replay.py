@@ -40,7 +40,6 @@ from rdbtools.constants import TYPE_KIND, U16 as _U16, U64 as _U64, Kind, RdbTyp
 from rdbtools.errors import FormatError, RdbkitError
 from rdbtools.filters import KeyFilter
 from rdbtools.records import Aux, End, Function, KeyRecord, ResizeDb
-from rdbtools.writer import encode_len
 
 from ._client import Connection, ConnectionLost, ReplyError, Target, encode, info_fields
 
@@ -219,13 +218,16 @@ class ReplayReport:
 # Sources: one stream of ("rec", record) and ("cmd", aofcheck Command) items
 
 def _is_manifest_file(path: str) -> bool:
-    from aofcheck.layout import is_manifest
-
     try:
         with open(path, "rb") as f:
-            return is_manifest(f.read(4096))
+            head = f.read(4096)
     except OSError:
         return False
+    if head[:1] not in (b"#", b"f"):
+        return False    # a manifest opens with a comment or a `file` line
+    from aofcheck.layout import is_manifest
+
+    return is_manifest(head)
 
 
 def source_kind(path: str) -> str:
@@ -490,9 +492,7 @@ class _Planner:
         self.tail_abs = replace_opt + b"$6\r\nABSTTL\r\n"
         self.argc_plain = 4 + bool(replace_opt)
         self.argc_abs = self.argc_plain + 1
-        from rdbtools.render.resp import RespRenderer
-
-        self.renderer = RespRenderer(None)
+        self.renderer = None      # made on first use: most replays never render commands
 
     def can_skim(self, path: str) -> bool:
         """Can `_Skimmer` plan this source (it re-checks the file's own version)?"""
@@ -567,6 +567,8 @@ class _Planner:
     def restore_string(self, rec: KeyRecord, expire: int | None) -> bytes:
         value = rec.value
         n = len(value)
+        if n >= 64:
+            from rdbtools.writer import encode_len
         body = (b"\x00" + (bytes((n,)) if n < 64 else encode_len(n, self.version)) + value
                 + self.version_tag)
         return self.restore_command(rec, expire, body + _U64.pack(crc64(body)))
@@ -642,6 +644,10 @@ class _Planner:
         unit.judge = J_RESTORE
 
     def commands_unit(self, unit: Unit, rec: KeyRecord) -> None:
+        if self.renderer is None:
+            from rdbtools.render.resp import RespRenderer
+
+            self.renderer = RespRenderer(None)
         tmp = b"rdbkit-replay:" + self.token + b":" + rec.key
         try:
             build = self.renderer.key_commands(replace(rec, key=tmp))
@@ -978,8 +984,9 @@ class _Skimmer:
                 if runs:
                     # Runs of keys without expiry or LRU/LFU data whose key is stored raw
                     # with a 6-bit length and whose value is one blob under 16 KB
-                    # (strings, listpacks, ziplists, intsets: most keys of most files)
-                    # become commands here, with nothing kept per key but the command.
+                    # (strings, listpacks, ziplists, intsets, one-node quicklists: most
+                    # keys of most files) become commands here, with nothing kept per
+                    # key but the command.
                     # Anything else (or a record cut by the end of the buffer) ends the
                     # run and goes the long way below.
                     if bulk_cmds and (kdb != bulk_db or len(bulk_cmds) >= bulk_max):
@@ -990,36 +997,44 @@ class _Skimmer:
                     append = bulk_cmds.append
                     q = p
                     try:
-                        while room:
+                        for _ in range(room):
                             t = d[q]
-                            if t and t not in blob_types:
-                                break
                             b = d[q + 1]
                             if b >= 0x40:
                                 break
                             ke = q + 2 + b
-                            vb = d[ke]
+                            if not t or t in blob_types:
+                                vs = ke                 # the value is one blob
+                            elif t == 14 and d[ke] == 1:
+                                vs = ke + 1             # a quicklist of one ziplist
+                            elif t == 18 and d[ke] == 1 and d[ke + 1] < 0x40:
+                                vs = ke + 2             # one node: container, listpack
+                            else:
+                                break
+                            vb = d[vs]
                             if vb < 0x40:
-                                ve = ke + 1 + vb
+                                ve = vs + 1 + vb
                                 if ve > nd:
                                     break
                                 if set_route and not t:
                                     append(join((set_head, hdr[b], d[q + 2:ke], value_mids[vb],
-                                                 d[ke + 1:ve], set_tail)))
+                                                 d[vs + 1:ve], set_tail)))
                                     q = ve
-                                    room -= 1
                                     continue
                             elif vb < 0x80:
-                                ve = ke + 2 + (((vb & 0x3F) << 8) | d[ke + 1])
+                                ve = vs + 2 + (((vb & 0x3F) << 8) | d[vs + 1])
                                 if ve > nd:
                                     break
                                 if set_route and not t:
                                     append(join((set_head, hdr[b], d[q + 2:ke], b"\r\n",
-                                                 _bulk_header(ve - ke - 2), d[ke + 2:ve],
+                                                 _bulk_header(ve - vs - 2), d[vs + 2:ve],
                                                  set_tail)))
                                     q = ve
-                                    room -= 1
                                     continue
+                            elif vb == 0xC3:            # LZF: travels as stored
+                                ve = _skip_str(d, vs)
+                                if ve > nd:
+                                    break
                             else:
                                 break
                             body = type_bytes[t] + d[ke:ve] + tag
@@ -1028,16 +1043,15 @@ class _Skimmer:
                                          hdr[plen] if plen < _HDR_MAX else b"$%d\r\n" % plen,
                                          body, u64(calc(body, 0)), plain_tail)))
                             q = ve
-                            room -= 1
-                    except IndexError:
-                        pass
+                    except (IndexError, NeedMore, Bad):
+                        pass            # the long way below refills, or reports the damage
                     got = len(bulk_cmds) - before
                     if got:
                         if not before:
                             bulk_first, bulk_db = n + 1, kdb
                         n += got
                         p = q
-                        if not room:
+                        if got == room:
                             continue
                 start = p
                 key = None
@@ -1656,7 +1670,8 @@ def replay(path: str, target: Target, opts: ReplayOptions | None = None, *,
         version = opts.rdb_version
         if version is None and report.server_version:
             version = rdb_version_for(report.server_version)
-            if version is not None:
+            if version is not None and version >= 12:
+                # (the writer has always written every version up to 12)
                 from rdbtools.writer import WRITE_VERSION_MAX
 
                 version = min(version, WRITE_VERSION_MAX)
