@@ -562,13 +562,14 @@ def _wire(units) -> list:
 def test_skimmer_same_units_in_any_chunking(monkeypatch, name):
     """Refilling the skimmer's buffer mid-record changes nothing (time and the
     temporary-name token are pinned so runs compare byte for byte)."""
-    import server.replay as rp
+    import server.replay.planner as rp
+    import server.replay.skim as skim
 
     path = str(FIXTURES / "rdb" / name)
     monkeypatch.setattr(rp.secrets, "token_hex", lambda n: "0" * (2 * n))
     whole = _wire(plan(path, ReplayOptions(), 10, 10**12))
     for chunk in (1, 7, 300):
-        monkeypatch.setattr(rp, "SKIM_CHUNK", chunk)
+        monkeypatch.setattr(skim, "SKIM_CHUNK", chunk)
         assert _wire(plan(path, ReplayOptions(), 10, 10**12)) == whole, chunk
 
 
@@ -576,10 +577,10 @@ def test_skimmer_same_units_in_any_chunking(monkeypatch, name):
 def test_skimmer_truncation_sweep(monkeypatch, chunk):
     """Every cut of a file: the plan either completes (only the whole file) or stops
     with TruncatedError whose valid_up_to is at or before the cut."""
-    import server.replay as rp
+    import server.replay.skim as skim
     from rdbtools.errors import TruncatedError
 
-    monkeypatch.setattr(rp, "SKIM_CHUNK", chunk)
+    monkeypatch.setattr(skim, "SKIM_CHUNK", chunk)
     data = (FIXTURES / "rdb" / "uncompressed.rdb").read_bytes()
     tmp = Path(__import__("tempfile").mkdtemp())
     try:
