@@ -220,3 +220,56 @@ def test_failure_inside_a_set_run_names_the_key_and_resumes(real, tmp_path, pipe
         assert real.command("DEBUG", "DIGEST").decode() == digest_file(path)
     finally:
         real.command("ACL", "DELUSER", "replayer")
+
+
+# -- property: the skimmer's commands say what the reader reads ---------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_values = st.one_of(
+    st.binary(max_size=70),                                   # raw, 6- and 14-bit lengths
+    st.integers(64, 400).map(lambda n: random.Random(n).randbytes(n)),  # raw, 14-bit
+    st.integers(-(2**40), 2**40).map(lambda i: b"%d" % i),    # integer-encoded
+    st.sampled_from([b"x" * 100, b"ab" * 40, os.urandom(17000)]),  # LZF, 32-bit raw
+)
+_keys = st.one_of(st.binary(max_size=12), st.binary(min_size=64, max_size=80),
+                  st.integers(0, 99999).map(lambda i: b"%d" % i))
+_records = st.lists(st.tuples(_keys, _values, st.sampled_from(["plain", "ttl", "list"])),
+                    max_size=40, unique_by=lambda t: t[0])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=_records, chunk=st.sampled_from([1, 5, 64, 1 << 20]),
+       version=st.sampled_from([9, 10]), on_existing=st.sampled_from(["replace", "skip"]))
+def test_skimmed_commands_carry_the_readers_values(tmp_path, monkeypatch, items, chunk,
+                                                   version, on_existing):
+    import server.replay.skim as skim
+    from rdbtools.payload import parse_payload
+    from rdbtools.reader import iter_records
+
+    recs = []
+    for key, value, shape in items:
+        if shape == "list":
+            recs.append(KeyRecord(0, key, RdbType.LIST_QUICKLIST, [value or b"-"]))
+        else:
+            recs.append(KeyRecord(0, key, RdbType.STRING, value,
+                                  expire_ms=FAR if shape == "ttl" else None))
+    path = tmp_path / f"p{chunk}-{version}.rdb"
+    write_rdb(path, recs, version=version)
+    stored = [r for r in iter_records(path) if type(r) is KeyRecord]
+    monkeypatch.setattr(skim, "SKIM_CHUNK", chunk)
+    cmds = _commands(plan(str(path), ReplayOptions(on_existing=on_existing), 10, 0))
+    assert [n for n, _a in cmds] == list(range(1, len(stored) + 1))
+    nx = [b"NX"] if on_existing == "skip" else []
+    for (_n, args), rec in zip(cmds, stored):
+        assert args[1] == rec.key
+        if args[0] == b"SET":
+            assert rec.type == RdbType.STRING and rec.expire_ms is None
+            assert args[2] == rec.value and args[3:] == nx
+        else:
+            assert args[0] == b"RESTORE"
+            _rtype, value, _fexp = parse_payload(args[3])
+            assert value == rec.value
+            raw_plain = (rec.type == RdbType.STRING and rec.expire_ms is None
+                         and not rec.value.lstrip(b"-").isdigit() and len(rec.value) <= 20)
+            assert not raw_plain, rec   # short non-numeric strings are stored raw: SET
