@@ -135,6 +135,9 @@ class _Skimmer:
         set_route = pl.set_strings
         set_head, set_tail = pl.set_head, pl.set_tail
         value_mids = _VALUE_MIDS
+        # a command's head with its key's length header, for keys shorter than 64
+        set_heads = tuple(set_head + h for h in hdr[:0x40])
+        restore_heads = tuple(plain_head + h for h in hdr[:0x40])
         f = fileio.open_input(self.path)
         try:
             d = f.read(max(self.chunk, 64))
@@ -194,7 +197,7 @@ class _Skimmer:
                                 if ve > nd:
                                     break
                                 if set_route and not t:
-                                    append(join((set_head, hdr[b], d[q + 2:ke], value_mids[vb],
+                                    append(join((set_heads[b], d[q + 2:ke], value_mids[vb],
                                                  d[vs + 1:ve], set_tail)))
                                     q = ve
                                     continue
@@ -203,7 +206,7 @@ class _Skimmer:
                                 if ve > nd:
                                     break
                                 if set_route and not t:
-                                    append(join((set_head, hdr[b], d[q + 2:ke], b"\r\n",
+                                    append(join((set_heads[b], d[q + 2:ke], b"\r\n",
                                                  _bulk_header(ve - vs - 2), d[vs + 2:ve],
                                                  set_tail)))
                                     q = ve
@@ -216,7 +219,7 @@ class _Skimmer:
                                 break
                             body = type_bytes[t] + d[ke:ve] + tag
                             plen = ve - ke + 11
-                            append(join((plain_head, hdr[b], d[q + 2:ke], plain_mid,
+                            append(join((restore_heads[b], d[q + 2:ke], plain_mid,
                                          hdr[plen] if plen < _HDR_MAX else b"$%d\r\n" % plen,
                                          body, u64(calc(body, 0)), plain_tail)))
                             q = ve
