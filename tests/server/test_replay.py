@@ -139,13 +139,13 @@ def _expected(path: Path) -> str:
 
 
 @pytest.mark.interop
-@pytest.mark.parametrize("mode", ["restore", "commands"])
+@pytest.mark.parametrize("mode", ["auto", "restore", "commands"])
 @pytest.mark.parametrize("name", [p.name for p in RDB_FIXTURES] + AOF_FIXTURES)
 def test_every_fixture_gives_its_digest(empty7, mode, name):
     path = FIXTURES / name if "/" in name else FIXTURES / "rdb" / name
     report = replay(str(path), _target(empty7), ReplayOptions(mode=mode, pipeline=50))
     assert report.ok, report.failure
-    assert report.mode == mode and report.rdb_version == 10
+    assert report.mode == ("restore" if mode == "auto" else mode) and report.rdb_version == 10
     assert _digest(empty7) == _expected(path)
     assert report.keys_failed == report.commands_failed == 0
 
@@ -300,7 +300,7 @@ def _pexpiretimes(srv, db: int, keys) -> dict:
 
 
 @pytest.mark.interop
-@pytest.mark.parametrize("mode", ["restore", "commands"])
+@pytest.mark.parametrize("mode", ["auto", "restore", "commands"])
 def test_ttl_policies_by_pttl(empty7, mode):
     path = FIXTURES / "rdb" / "all-types.rdb"
     recs = [r for r in _file_keys(path) if r.db == 0]
@@ -416,14 +416,14 @@ def rdbkit_server():
         yield srv
 
 
-@pytest.mark.parametrize("mode", ["restore", "commands"])
+@pytest.mark.parametrize("mode", ["auto", "restore", "commands"])
 @pytest.mark.parametrize("name", [p.name for p in RDB_FIXTURES] + AOF_FIXTURES)
 def test_every_fixture_into_rdbkit_server(rdbkit_server, mode, name):
     path = FIXTURES / name if "/" in name else FIXTURES / "rdb" / name
     report = replay(str(path), Target("127.0.0.1", rdbkit_server.port),
                     ReplayOptions(mode=mode, pipeline=50))
     assert report.ok, report.failure
-    assert report.mode == mode
+    assert report.mode == ("restore" if mode == "auto" else mode)
     with Connection(Target("127.0.0.1", rdbkit_server.port)) as c:
         assert c.call("DEBUG", "DIGEST").decode() == _expected(path)
 
