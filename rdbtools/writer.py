@@ -90,6 +90,19 @@ _INT_LEAD = frozenset(b"-0123456789")
 _INT8_STRING = tuple(b"\xc0" + C.I8.pack(v) for v in range(-128, 128))
 
 
+def _int_value(data: bytes) -> int | None:
+    """`canonical_int` for bytes, with plain digit strings parsed directly (the
+    general function slices and re-checks; this is per element in every blob)."""
+    if data.isdigit():
+        n = len(data)
+        if n < 19 and (n == 1 or data[0] != 0x30):
+            return int(data)
+        return canonical_int(data)
+    if data[:1] == b"-":
+        return canonical_int(data)
+    return None
+
+
 def encode_len(n: int, version: int = 10) -> bytes:
     """RDB length, the shortest form (`rdbSaveLen`)."""
     if n < 64:
@@ -288,11 +301,10 @@ def _listpack(items: Sequence) -> bytes:
         if type(x) is bytes:
             n = len(x)
             if n < 64:
-                if n and x[0] in _INT_LEAD:
-                    v = canonical_int(x)
-                    if v is not None:
-                        put(_LP_UINT7[v] if 0 <= v < 128 else listpack_entry(v))
-                        continue
+                v = _int_value(x) if n <= 20 else None
+                if v is not None:
+                    put(_LP_UINT7[v] if 0 <= v < 128 else listpack_entry(v))
+                    continue
                 put(_LP_STR_HEAD[n])
                 put(x)
                 put(_LP_STR_BACKLEN[n])
@@ -314,7 +326,7 @@ def _ziplist(items: Sequence) -> bytes:
     for x in items:
         if type(x) is bytes and len(x) < 64:
             n = len(x)
-            v = canonical_int(x) if n and x[0] in _INT_LEAD else None
+            v = _int_value(x) if n <= 20 else None
             entry = _BYTE[n] + x if v is None else ziplist_entry(v)
         else:
             entry = ziplist_entry(x)
@@ -409,7 +421,7 @@ def _encode_set(value: Sequence[bytes], version: int, compress: bool, cfg: Encod
     if value and len(value) <= cfg.set_max_intset_entries:
         ints = []
         for m in value:
-            v = canonical_int(m) if m and m[0] in _INT_LEAD else None
+            v = _int_value(m) if type(m) is bytes else canonical_int(m)
             if v is None:
                 break
             ints.append(v)
@@ -429,15 +441,13 @@ _by_score = itemgetter(1, 0)
 def _score_item(score: float, version: int) -> bytes | int:
     """A score as a blob element: integral scores as ints (what the text form of
     `_double_text` turns into anyway), everything else as that text."""
-    if version >= 10:
-        if -_DOUBLE2LL_LIMIT <= score <= _DOUBLE2LL_LIMIT:
-            i = int(score)
-            if i == score and (i or math.copysign(1.0, score) > 0):
-                return i
-    elif -_OLD_INT_DOUBLE_LIMIT < score < _OLD_INT_DOUBLE_LIMIT:
-        i = int(score)
-        if i == score and (i or math.copysign(1.0, score) > 0):
-            return i
+    if type(score) is float and score.is_integer() and (
+            score or math.copysign(1.0, score) > 0):
+        if version >= 10:
+            if -_DOUBLE2LL_LIMIT <= score <= _DOUBLE2LL_LIMIT:
+                return int(score)
+        elif -_OLD_INT_DOUBLE_LIMIT < score < _OLD_INT_DOUBLE_LIMIT:
+            return int(score)
     return _double_text(score, version)
 
 
@@ -885,6 +895,8 @@ def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy
         version = w.version
         compress = w.compress
         enc = encode_string
+        short = _BYTE
+        int_lead = _INT_LEAD
         put = (parts := []).append
         pending = 0
         plain = 0
@@ -902,9 +914,21 @@ def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy
                     else:
                         out.write(w.resize_db(0, 0))
                 if rec.type == 0 and rec.idle is None and rec.freq is None:
+                    # encode_string inlined for what it would leave raw (<= 20 bytes,
+                    # no integer lead byte); the rest goes through it.
+                    k = rec.key
+                    v = rec.value
+                    n = len(k)
+                    m = len(v)
                     try:
-                        data = _KEY_STRING + enc(rec.key, compress, version) + enc(
-                            rec.value, compress, version)
+                        if n <= 20 and (n > 11 or (n and k[0] not in int_lead)):
+                            if m <= 20 and (m > 11 or (m and v[0] not in int_lead)):
+                                data = _KEY_STRING + short[n] + k + short[m] + v
+                            else:
+                                data = _KEY_STRING + short[n] + k + enc(v, compress, version)
+                        else:
+                            data = _KEY_STRING + enc(k, compress, version) + enc(
+                                v, compress, version)
                     except UnsupportedError as e:
                         raise e.located(key=rec.key, db=rec.db)
                     if rec.expire_ms is not None:
