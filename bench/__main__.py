@@ -6,8 +6,8 @@ import importlib
 import importlib.util
 import sys
 
-BENCHES = ["bench.check_rdb", "bench.dump_jsonl", "bench.check_aof", "bench.server_bench",
-           "bench.replay", "bench.persistence"]
+BENCHES = ["bench.check_rdb", "bench.dump_jsonl", "bench.convert", "bench.check_aof",
+           "bench.server_bench", "bench.replay", "bench.persistence"]
 
 
 def main() -> int:
