@@ -157,18 +157,18 @@ class _Skimmer:
             db = 0
             kdb = db if target_db is None else target_db
             bulk_cmds: list = []
-            runs = dbs is None            # may runs of plain strings take the tight loop?
+            runs = dbs is None            # may keys of this db take the tight loop?
             bulk_first = 0
             bulk_db = 0
             while True:
                 if runs:
-                    # Runs of keys without expiry or LRU/LFU data whose key is stored raw
-                    # with a 6-bit length and whose value is one blob under 16 KB
-                    # (strings, listpacks, ziplists, intsets, one-node quicklists: most
-                    # keys of most files) become commands here, with nothing kept per
-                    # key but the command.
-                    # Anything else (or a record cut by the end of the buffer) ends the
-                    # run and goes the long way below.
+                    # Runs of keys without expiry or LRU/LFU data, whose key is stored raw
+                    # with a 6-bit length and whose value is one blob (raw under 16 KB,
+                    # or LZF): strings, listpacks, ziplists, intsets, one-node
+                    # quicklists, i.e. most keys of most files. They become commands
+                    # here, with nothing kept per key but the command. Anything else (or
+                    # a record cut by the end of the buffer) ends the run and goes the
+                    # long way below.
                     if bulk_cmds and (kdb != bulk_db or len(bulk_cmds) >= bulk_max):
                         yield self._bulk(bulk_first, bulk_db, bulk_cmds)
                         bulk_cmds = []
