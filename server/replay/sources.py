@@ -92,13 +92,13 @@ def _iter_file(path: str) -> Iterator[tuple[str, object]]:
 
 def _resp_tail(path: str, skip: int) -> Iterator[tuple[str, object]]:
     """("cmd", Command) for the RESP records of `path` from byte `skip` on."""
-    from aofcheck.resp import Annotation, iter_events
-
     with fileio.open_input(path) as f:
         _skip_bytes(f, skip)
         first = f.read(1)
         if first not in (b"*", b"#"):
             return  # bytes after an RDB's CRC that are not RESP: ignored, as Redis does
+        from aofcheck.resp import Annotation, iter_events
+
         stream = _Prepend(first, f)
         for ev in iter_events(stream, base_offset=skip, path=path):
             if type(ev) is not Annotation:
