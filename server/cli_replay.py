@@ -30,7 +30,8 @@ def _ttl(ctx, param, value):
               help="Target: redis://[user:pass@]host:port[/db].")
 @click.option("--mode", type=click.Choice(MODES), default="auto", show_default=True,
               help="RESTORE payloads for the target's RDB version, plain commands, or "
-                   "auto (RESTORE when the target's version is known).")
+                   "auto (plain strings as SET, other keys as RESTORE when the target's "
+                   "version is known).")
 @click.option("--on-existing", type=click.Choice(ON_EXISTING), default="replace",
               show_default=True, help="What to do with keys the target already holds.")
 @click.option("--ttl", "ttl", default="keep", show_default=True, callback=_ttl,
