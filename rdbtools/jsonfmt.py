@@ -561,6 +561,33 @@ class JsonWriter:
         if not jsonl:
             out.write(b"[\n")
 
+    @classmethod
+    def continuing(cls, out: BinaryIO, *, jsonl: bool = False) -> "JsonWriter":
+        """A writer for text that another writer will `splice` in after lines of its
+        own: no opening bracket, header and leading AUX fields already written."""
+        w = cls.__new__(cls)
+        w.out, w.jsonl, w._sep = out, jsonl, "\n" if jsonl else ",\n"
+        w.enc = JsonEncoder()
+        w.enc._leading = False
+        w._lines = []
+        w._any = True
+        return w
+
+    def can_splice(self) -> bool:
+        """Would text from a `continuing` writer fit after what was written so far?"""
+        return (self.enc._header is None and not self.enc._leading
+                and (self._any or bool(self._lines)))
+
+    def splice(self, text: bytes, keys: int) -> None:
+        """Write a `continuing` writer's text (holding `keys` keys) after our own lines."""
+        self._flush()
+        if text:
+            self.out.write(text)
+        self.enc.keys += keys
+
+    def flush(self) -> None:
+        self._flush()
+
     def _emit(self, objs: list[dict]) -> None:
         for obj in objs:
             self._lines.append(dumps(obj))

@@ -122,7 +122,35 @@ class RdbParser:
         #: Renderer fast path: `next_events` gives plain string keys met on its fast
         #: path as `(db, key, value, expire_ms)` tuples instead of `KeyRecord`s.
         self.raw_strings = False
+        #: Absolute offset at which to stop: records starting before it are parsed
+        #: (whole, even past it), none starting at or after it (a span of a split file).
+        self.stop_at: int | None = None
+        self._whole = False     # `_d` is the whole input (see `over`): never compacted
         self._error_next: FormatError | None = None
+
+    @classmethod
+    def over(cls, buffer, offset: int = 0, *, header=None, db: int = 0,
+             path: str | None = None, verify_checksum: bool = True) -> "RdbParser":
+        """A parser over a whole file already in memory (`bytes` or an `mmap`), used in
+        place: no copies, no compaction. Given the file's `Header`, it starts at the
+        record boundary `offset`, in database `db`, without reading a header: one span
+        of a file parsed on its own. `verify_checksum=False` also skips computing the
+        CRC (a span's caller checks it over the file once)."""
+        p = cls(verify_checksum=verify_checksum, path=path, size_hint=len(buffer))
+        p._d = buffer
+        p._eof = True
+        p._whole = True
+        if header is not None:
+            p.version = header.version
+            p.magic = header.magic
+            if header.magic == MAGIC_VALKEY:
+                p._readers = VALKEY_VALUE_READERS
+            p.db = db
+            p._p = offset
+            p._phase = "read-type"
+        elif offset:
+            raise ValueError("a parser that starts past the header needs the header")
+        return p
 
     # ------------------------------------------------------------------ input side
     @property
@@ -207,11 +235,13 @@ class RdbParser:
             raise e
         if self._done:
             return []
+        if self.stop_at is not None and self._base + self._p >= self.stop_at:
+            return []
         if self._pending:
             if not self._eof and self._base + len(self._d) + self._pending_len < self._need:
                 return []
             self._absorb()
-        elif self._p >= _COMPACT_AT and self._p * 2 >= len(self._d):
+        elif self._p >= _COMPACT_AT and self._p * 2 >= len(self._d) and not self._whole:
             self._absorb()
         out = []
         # A batch allocates thousands of records and no reference cycles; letting the
@@ -223,6 +253,9 @@ class RdbParser:
             self._loop(out)
         except FormatError as e:
             if out:
+                # kept for the next call: without its traceback and chained exceptions,
+                # whose frames point back at this parser (a cycle only the GC would free)
+                e.__traceback__ = e.__context__ = e.__cause__ = None
                 self._error_next = e
             else:
                 raise
@@ -236,6 +269,8 @@ class RdbParser:
         n = len(d)
         base = self._base
         limit = self._p + _BATCH_BYTES
+        if self.stop_at is not None:
+            limit = min(limit, self.stop_at - base)
         # Below `fast_end` a whole short-string record (at most 138 bytes) fits in the
         # buffer, so the fast path reads its bytes without bounds checks.
         fast_end = min(limit, n - _FAST_MAX)
@@ -564,7 +599,10 @@ class RdbParser:
         if self.version >= RDB_VERSION_CHECKSUM or self.magic == MAGIC_VALKEY:
             if p + 8 > len(d):
                 raise NeedMore(p + 8)
-            computed = crc64(memoryview(d)[self._crc_at:p], self._crc)
+            if self._whole and not self.verify_checksum:
+                computed = None   # not asked for: spans of a split file (its caller checks)
+            else:
+                computed = crc64(memoryview(d)[self._crc_at:p], self._crc)
             stored = _U64.unpack_from(d, p)[0]
             p += 8
             if self.verify_checksum and stored and stored != computed:

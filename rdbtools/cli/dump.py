@@ -51,7 +51,8 @@ def progress(path: str, enabled: bool):
     """Yield an `on_record` callback (or None) driving a rich bar on stderr.
 
     Only for plain RDB files big enough to matter, with stderr on a terminal: record
-    offsets are positions in the file, so the bar is exact."""
+    offsets are positions in the file, so the bar is exact. The callback's
+    `at_offset(n)` moves the bar to file offset n (for the multi-process dump)."""
     if not enabled or path == "-" or not sys.stderr.isatty():
         yield None
         return
@@ -80,6 +81,7 @@ def progress(path: str, enabled: bool):
             if count & 1023 == 0 and rec.end > 0:
                 bar.update(task, completed=rec.end)
 
+        on_record.at_offset = lambda n: bar.update(task, completed=n)
         yield on_record
         bar.update(task, completed=size)
 
@@ -107,16 +109,27 @@ def _stderr_console():
 @click.option("--memory-config", "memory_config", multiple=True, metavar="NAME=VALUE",
               help="memory: a server setting the estimate should assume, e.g. "
                    "list-compress-depth=1 (repeatable; default: Redis 7.0's).")
+@click.option("-j", "--jobs", type=click.IntRange(1), metavar="N",
+              help="json/jsonl of a large plain RDB file: render it with N processes "
+                   "(default: one per CPU, at most 4; 1 = a single process).")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @friendly_errors
 def command(path, fmt, output, dbs, key_re, not_key_re, types, skip_expired, now_ms,
-            resp_restore, rdb_version, largest, memory_config, no_progress):
+            resp_restore, rdb_version, largest, memory_config, jobs, no_progress):
     """Dump the keys of PATH (an RDB file, or rdbkit JSON/JSONL; `-` = stdin)."""
     from ..convert import open_records, output_file
     from ..render import dump_records
+    from ..render import parallel
 
     key_filter = build_filter(dbs, key_re, not_key_re, types, skip_expired, now_ms)
     mem_cfg = _memory_config(memory_config)
+    jobs = parallel.default_jobs() if jobs is None else jobs
+    if parallel.eligible(path, fmt, jobs):
+        with progress(path, not no_progress) as on_record, \
+                output_file(output, inputs=(path,)) as out:
+            parallel.dump_parallel(path, out, fmt, key_filter=key_filter, jobs=jobs,
+                                   on_offset=getattr(on_record, "at_offset", None))
+        return
     _fmt, records, close = open_records(path)
     try:
         with progress(path, not no_progress) as on_record, \

@@ -22,6 +22,9 @@ class DumpReport:
     format: str
     keys: int = 0       # key records rendered
     records: int = 0    # records read (all kinds)
+    chunks_taken: int = 0   # parallel dump: chunks whose text a worker rendered
+    chunks_redone: int = 0  # ... and worker chunks the parent parsed again
+    workers_lost: int = 0   # ... and workers that died (their chunks were redone)
 
 
 def make_renderer(fmt: str, out: BinaryIO, *, resp_restore: bool = False,
