@@ -126,7 +126,16 @@ def open_records(src: str | os.PathLike | BinaryIO, *, verify_checksum: bool = T
     if fmt == "rdb":
         from .reader import iter_records
 
-        return fmt, iter_records(stream, verify_checksum=verify_checksum), close
+        name = size = None
+        if isinstance(src, (str, os.PathLike)) and str(src) != "-":
+            name = str(src)
+            if os.path.isfile(src) and not fileio.is_lz4(src):
+                try:
+                    size = os.path.getsize(src)
+                except OSError:
+                    size = None
+        return fmt, iter_records(stream, verify_checksum=verify_checksum, name=name,
+                                 size_hint=size), close
     from .jsonfmt import iter_records as iter_json
 
     return fmt, iter_json(stream), close

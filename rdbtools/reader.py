@@ -41,10 +41,11 @@ def _chunks(source, chunk_size: int, parser: RdbParser):
 
 
 def iter_records(source, *, verify_checksum: bool = True,
-                 chunk_size: int = fileio.CHUNK_SIZE) -> Iterator:
-    """Records of an RDB from a path, `-`, bytes, or a binary file object."""
-    path = None
-    size_hint = None
+                 chunk_size: int = fileio.CHUNK_SIZE, name: str | None = None,
+                 size_hint: int | None = None) -> Iterator:
+    """Records of an RDB from a path, `-`, bytes, or a binary file object (`name`: the
+    path errors should name when `source` is a file object; `size_hint`: its size)."""
+    path = name
     if isinstance(source, (str, os.PathLike)):
         path = str(source)
         if path != "-" and os.path.isfile(path) and not fileio.is_lz4(path):

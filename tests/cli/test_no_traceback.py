@@ -60,3 +60,18 @@ def test_bad_inputs_give_a_message_not_a_traceback(command, tmp_path):
         # a failed run leaves no output behind (no half-written file, no temp file)
         assert not list(tmp_path.glob(f"out-{name}*")), (command, name)
         assert not list(tmp_path.glob(f".out-{name}*")), (command, name)
+
+
+@pytest.mark.parametrize("command", ["check-rdb", "digest", "dump", "convert"])
+@pytest.mark.parametrize("name", ["truncated", "flipped"])
+def test_damage_is_reported_with_the_file_name(command, name, tmp_path):
+    path = _inputs(tmp_path)[name]
+    argv = [a.replace("{}", str(path)).replace("{out}", str(tmp_path / "out"))
+            for a in COMMANDS[command]]
+    done = subprocess.run(
+        [sys.executable, "-c", "from rdbtools.cli.main import main; main()", *argv],
+        cwd=ROOT, capture_output=True, timeout=120)
+    err = done.stderr.decode(errors="replace") + done.stdout.decode(errors="replace")
+    assert done.returncode != 0
+    assert str(path) in err, (command, name, err)
+    assert "offset" in err, (command, name, err)
