@@ -143,10 +143,26 @@ def open_records(src: str | os.PathLike | BinaryIO, *, verify_checksum: bool = T
 
 def convert(src, dst, *, to: str | None = None, rdb_version: int = 10, lossy: bool = False,
             key_filter: KeyFilter | None = None, resp_restore: bool = False,
-            compress: bool = True, on_record: Callable[[Record], None] | None = None
+            compress: bool = True, on_record: Callable[[Record], None] | None = None,
+            jobs: int | None = None, on_offset: Callable[[int], None] | None = None
             ) -> ConvertReport:
-    """Convert `src` into `dst` (path or `-`); returns what was done. Never prints."""
+    """Convert `src` into `dst` (path or `-`); returns what was done. Never prints.
+
+    A large plain RDB file to JSON/JSONL is rendered by `jobs` processes (default: one
+    per CPU, at most 4; see `render.parallel`), reporting progress to `on_offset`
+    instead of `on_record`."""
     dst_fmt = output_format(dst, to)
+    if dst_fmt in ("json", "jsonl"):
+        from .render import parallel
+
+        jobs = parallel.default_jobs() if jobs is None else jobs
+        if parallel.eligible(src, dst_fmt, jobs):
+            with output_file(dst, inputs=(src,)) as out:
+                r = parallel.dump_parallel(src, out, dst_fmt, key_filter=key_filter,
+                                           jobs=jobs, on_offset=on_offset)
+            report = ConvertReport("rdb", dst_fmt)
+            report.keys = r.keys
+            return report
     src_fmt, records, close = open_records(src)
     inputs = (src,) if isinstance(src, (str, os.PathLike)) else ()
     try:

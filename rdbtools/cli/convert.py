@@ -24,10 +24,13 @@ from ..convert import OUTPUT_FORMATS
               help="resp output: RESTORE ... ABSTTL payloads instead of plain commands.")
 @filter_options
 @truncate_option
+@click.option("-j", "--jobs", type=click.IntRange(1), metavar="N",
+              help="A large plain RDB file to json/jsonl: render it with N processes "
+                   "(default: one per CPU, at most 4; 1 = a single process).")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @friendly_errors
 def command(src, dst, to, rdb_version, lossy, resp_restore, dbs, key_re, not_key_re, types,
-            skip_expired, now_ms, truncate_ts, no_progress):
+            skip_expired, now_ms, truncate_ts, jobs, no_progress):
     """Convert SRC (RDB, rdbkit JSON/JSONL, or an AOF of any layout) into DST;
     `-` = stdin/stdout."""
     from ..convert import convert, convert_records
@@ -43,6 +46,7 @@ def command(src, dst, to, rdb_version, lossy, resp_restore, dbs, key_re, not_key
         with progress(src, not no_progress) as on_record:
             report = convert(src, dst, to=to, rdb_version=rdb_version, lossy=lossy,
                              key_filter=key_filter, resp_restore=resp_restore,
+                             jobs=jobs, on_offset=getattr(on_record, "at_offset", None),
                              on_record=on_record)
     for loss in report.dropped:
         click.echo(f"dropped: {loss}", err=True)

@@ -227,3 +227,19 @@ def test_cli_jobs_gives_the_same_output(mixed_rdb, monkeypatch):
     assert one.exit_code == 0 and two.exit_code == 0, (one.output, two.output)
     assert calls == [2]
     assert one.stdout_bytes == two.stdout_bytes
+
+
+def test_convert_to_json_uses_the_workers(mixed_rdb, tmp_path, monkeypatch):
+    from rdbtools.convert import convert
+
+    monkeypatch.setattr(parallel, "MIN_BYTES", 1)
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 3000)
+    calls = []
+    real = parallel.dump_parallel
+    monkeypatch.setattr(parallel, "dump_parallel",
+                        lambda *a, **k: calls.append(k["jobs"]) or real(*a, **k))
+    for jobs in (1, 3):
+        report = convert(mixed_rdb, tmp_path / f"out-{jobs}.jsonl", jobs=jobs)
+        assert report.keys == 1201
+    assert calls == [3]
+    assert (tmp_path / "out-1.jsonl").read_bytes() == (tmp_path / "out-3.jsonl").read_bytes()
