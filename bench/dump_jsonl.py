@@ -24,7 +24,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.common import OUT, populated_rdb, ratio_line, rdbkit_script, timed
+from bench.common import (OUT, ROOT, populated_rdb, ratio_line, rdbkit_script, timed,
+                          use_bytecode)
 
 DEFAULT_VENV = Path("/tmp/rdbkit-bench-redis-rdb-tools")
 
@@ -68,6 +69,8 @@ def main(argv=None) -> int:
         subprocess.run([rdbkit_script("rdbkit"), "convert", "--rdb-version", "9", "--lossy",
                         "--no-progress", str(src), str(v9)], check=True)
     theirs_bin = rdb_tools_script(args.venv)
+    use_bytecode(*(ROOT / pkg for pkg in ("rdbtools", "aofcheck", "server")),
+                 *args.venv.glob("lib/python3*/site-packages"))
 
     with open(os.devnull, "wb") as null:
         ours, ours_cpu = best_of(
