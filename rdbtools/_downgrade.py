@@ -86,9 +86,15 @@ def _stream_losses(s: Stream, version: int) -> list[str]:
     return out
 
 
+#: Kinds every version holds whole (enum members as a set: a per-key test).
+_ALWAYS_KEPT = frozenset((Kind.STRING, Kind.LIST, Kind.SET, Kind.ZSET))
+
+
 def check_key(rec: KeyRecord, version: int) -> list[Loss]:
     """Everything about `rec` that RDB `version` cannot hold (empty when nothing)."""
     kind = rec.kind
+    if kind in _ALWAYS_KEPT:
+        return []
     if kind is Kind.STREAM and version < 9:
         return [Loss(rec.db, rec.key, f"stream key (streams need RDB 9, target {version})")]
     if kind is Kind.MODULE and version < 8:
@@ -106,6 +112,8 @@ def check_key(rec: KeyRecord, version: int) -> list[Loss]:
 def strip_key(rec: KeyRecord, version: int) -> KeyRecord | None:
     """`rec` cut down to what `version` holds; None when the whole key goes."""
     kind = rec.kind
+    if kind in _ALWAYS_KEPT:
+        return rec
     if (kind is Kind.STREAM and version < 9) or (kind is Kind.MODULE and version < 8):
         return None
     if kind is Kind.HASH and version < 12 and rec.field_expires:

@@ -301,10 +301,12 @@ def _listpack(items: Sequence) -> bytes:
         if type(x) is bytes:
             n = len(x)
             if n < 64:
-                v = _int_value(x) if n <= 20 else None
-                if v is not None:
-                    put(_LP_UINT7[v] if 0 <= v < 128 else listpack_entry(v))
-                    continue
+                # Only digit strings and '-' leads can be integers: test inline.
+                if n <= 20 and (x.isdigit() or (n and x[0] == 0x2D)):
+                    v = _int_value(x)
+                    if v is not None:
+                        put(_LP_UINT7[v] if 0 <= v < 128 else listpack_entry(v))
+                        continue
                 put(_LP_STR_HEAD[n])
                 put(x)
                 put(_LP_STR_BACKLEN[n])
@@ -326,7 +328,8 @@ def _ziplist(items: Sequence) -> bytes:
     for x in items:
         if type(x) is bytes and len(x) < 64:
             n = len(x)
-            v = _int_value(x) if n <= 20 else None
+            v = (_int_value(x) if n <= 20 and (x.isdigit() or (n and x[0] == 0x2D))
+                 else None)
             entry = _BYTE[n] + x if v is None else ziplist_entry(v)
         else:
             entry = ziplist_entry(x)
@@ -394,11 +397,22 @@ def _node_string(blob: bytes, in_memory_lzf: bool, compress: bool, version: int)
     return encode_string(blob, compress, version)
 
 
+_QUICKLIST_2, _QUICKLIST = RdbType.LIST_QUICKLIST_2, RdbType.LIST_QUICKLIST
+_ONE_NODE = encode_len(1)
+_ONE_PACKED_NODE = _ONE_NODE + encode_len(C.QuicklistContainer.PACKED)
+
+
 def _encode_list(value: Sequence[bytes], version: int, compress: bool, cfg: EncodingConfig):
     if version < 7:
         if _small(value, V6_LIST_MAX_ZIPLIST_ENTRIES, V6_LIST_MAX_ZIPLIST_VALUE):
             return RdbType.LIST_ZIPLIST, encode_string(_ziplist(value), compress, version)
         return RdbType.LIST, _plain_strings(value, compress, version)
+    if value and _one_node_fits(value, cfg.list_max_listpack_size):
+        # One node is never an inner (compressed) one, whatever list-compress-depth says.
+        blob = _listpack(value) if version >= 10 else _ziplist(value)
+        if version >= 10:
+            return _QUICKLIST_2, _ONE_PACKED_NODE + encode_string(blob, compress, version)
+        return _QUICKLIST, _ONE_NODE + encode_string(blob, compress, version)
     nodes = _quicklist_nodes(value, version, cfg.list_max_listpack_size)
     depth = cfg.list_compress_depth
     squeeze = depth > 0 and len(nodes) >= 2 * depth
@@ -441,13 +455,16 @@ _by_score = itemgetter(1, 0)
 def _score_item(score: float, version: int) -> bytes | int:
     """A score as a blob element: integral scores as ints (what the text form of
     `_double_text` turns into anyway), everything else as that text."""
-    if type(score) is float and score.is_integer() and (
-            score or math.copysign(1.0, score) > 0):
-        if version >= 10:
-            if -_DOUBLE2LL_LIMIT <= score <= _DOUBLE2LL_LIMIT:
-                return int(score)
-        elif -_OLD_INT_DOUBLE_LIMIT < score < _OLD_INT_DOUBLE_LIMIT:
-            return int(score)
+    if type(score) is float:
+        if score.is_integer():
+            if score or math.copysign(1.0, score) > 0:
+                if version >= 10:
+                    if -_DOUBLE2LL_LIMIT <= score <= _DOUBLE2LL_LIMIT:
+                        return int(score)
+                elif -_OLD_INT_DOUBLE_LIMIT < score < _OLD_INT_DOUBLE_LIMIT:
+                    return int(score)
+        elif version < 11 and score - score == 0.0:  # finite, not integral: %.17g
+            return b"%.17g" % score
     return _double_text(score, version)
 
 
@@ -620,18 +637,25 @@ def encode_value(kind: Kind, value, *, version: int = C.RDB_VERSION_DEFAULT_WRIT
                    config)
 
 
+# Enum members as plain globals: `Kind.LIST` is an attribute lookup through the enum
+# machinery, several times slower than a global, and _encode runs once per key.
+_STRING_KIND, _LIST_KIND, _SET_KIND, _ZSET_KIND, _HASH_KIND = (
+    Kind.STRING, Kind.LIST, Kind.SET, Kind.ZSET, Kind.HASH)
+_STRING_TYPE, _ZSET_TYPE, _ZSET_2_TYPE = RdbType.STRING, RdbType.ZSET, RdbType.ZSET_2
+
+
 def _encode(kind: Kind, value, version: int, compress: bool, field_expires,
             config: EncodingConfig) -> tuple[RdbType, bytes]:
     """`encode_value` with its arguments already checked (the per-key path)."""
-    if kind is Kind.STRING:
-        return RdbType.STRING, encode_string(value, compress, version)
-    if kind is Kind.LIST:
+    if kind is _STRING_KIND:
+        return _STRING_TYPE, encode_string(value, compress, version)
+    if kind is _LIST_KIND:
         return _encode_list(value, version, compress, config)
-    if kind is Kind.SET:
+    if kind is _SET_KIND:
         return _encode_set(value, version, compress, config)
-    if kind is Kind.ZSET:
+    if kind is _ZSET_KIND:
         return _encode_zset(value, version, compress, config)
-    if kind is Kind.HASH:
+    if kind is _HASH_KIND:
         if field_expires and version < 12 and any(t is not None for t in field_expires.values()):
             raise _cannot("hash field TTLs", 12, version)
         return _encode_hash(value, version, compress, field_expires, config)
@@ -740,11 +764,11 @@ class RdbWriter:
         version = self.version
         compress = self.compress
         rtype = rec.type
-        if rtype == RdbType.STRING:
+        if rtype == _STRING_TYPE:
             body = encode_string(rec.value, compress, version)
         else:
             value = rec.value
-            if rtype == RdbType.ZSET or rtype == RdbType.ZSET_2:
+            if rtype == _ZSET_TYPE or rtype == _ZSET_2_TYPE:
                 value = _zset_as_loaded(value, self.config)
             try:
                 rtype, body = _encode(TYPE_KIND[rtype], value, version, compress,
@@ -788,7 +812,7 @@ class WriteReport:
         return not self.dropped
 
 
-_COLLECTIONS = (Kind.LIST, Kind.SET, Kind.ZSET, Kind.HASH)
+_COLLECTIONS = frozenset((Kind.LIST, Kind.SET, Kind.ZSET, Kind.HASH))
 
 
 def _kept(rec: KeyRecord, version: int) -> bool:
@@ -851,7 +875,7 @@ def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy
 
     def key_bytes(rec: KeyRecord) -> bytes:
         """Any key but a plain string one without eviction hints."""
-        if rec.kind in _COLLECTIONS and not rec.value:
+        if TYPE_KIND[rec.type] in _COLLECTIONS and not rec.value:
             # Redis deletes empty collections; loaders skip them and redis-check-rdb
             # calls them corrupt, so they are not written.
             report.skipped_empty.append((rec.db, rec.key))
