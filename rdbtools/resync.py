@@ -16,11 +16,14 @@ from .records import Aux, End, KeyRecord, SelectDb
 
 #: Records a guess must parse in a row before it is believed...
 TRIAL_RECORDS = 64
-#: ...or, when records are big, at least this many filling this many bytes.
-TRIAL_MIN_RECORDS = 4
-TRIAL_BYTES = 1 << 16
+#: Windows a guess is tried in, with the records that must fit before a window's end: a
+#: small one first (most wrong guesses fail within a few bytes, and copying it is
+#: cheap), the big one only when the small cannot tell.
+TRIAL_WINDOWS = ((1 << 10, 16), (1 << 16, 4))
 #: How far past the wanted offset to look before giving up.
 SEARCH_BYTES = 1 << 20
+
+_YES, _NO, _MAYBE = 1, 0, 2
 
 
 def _believable(rec) -> bool:
@@ -35,41 +38,55 @@ def _believable(rec) -> bool:
     return True
 
 
-def _trial(buf, at: int, header) -> bool:
-    """Does `buf` parse as a believable run of records from `at`? Only a window of
-    `TRIAL_BYTES` is looked at, so a wrong guess that reads as a huge value costs
-    nothing."""
-    window = bytes(buf[at:at + TRIAL_BYTES])
+def _trial(buf, at: int, header, size: int, need: int) -> int:
+    """Does `buf` parse as a believable run of records from `at`, judging from a
+    window of `size` bytes (copied: a wrong guess that reads as a huge value costs
+    nothing)? _MAYBE when the window is too small to tell."""
+    window = bytes(buf[at:at + size])
     parser = RdbParser.over(window, header=header, verify_checksum=False)
     n = 0
     try:
         while n < TRIAL_RECORDS:
             recs = parser.next_events()
             if not recs:
-                return parser.done and n > 0
+                return _YES if parser.done and n > 0 else _NO
             for rec in recs:
                 if rec.__class__ is End:
                     # an EOF record is only believable where the file ends
-                    return at + rec.end == len(buf)
+                    return _YES if at + rec.end == len(buf) else _NO
                 if not _believable(rec):
-                    return False
+                    return _NO
             n += len(recs)
     except TruncatedError:
         # the window ends inside a record: fine once enough records came before it
-        return n >= TRIAL_MIN_RECORDS
+        if n >= need:
+            return _YES
+        return _MAYBE if at + size < len(buf) else _NO
     except FormatError:
-        return False
-    return True
+        return _NO
+    return _YES
 
 
-def find_record_start(buf, start: int, header, limit: int | None = None) -> int | None:
+def find_record_start(buf, start: int, header, limit: int | None = None,
+                      give_up=None) -> int | None:
     """The first offset in [start, limit) from which `buf` (the whole file) parses as a
-    believable run of records; None if there is none within `SEARCH_BYTES`."""
+    believable run of records; None if there is none within `SEARCH_BYTES`, or once
+    `give_up()` (asked every few hundred guesses) says the answer is no longer wanted."""
     end = min(len(buf), start + SEARCH_BYTES if limit is None else limit)
     readers = VALKEY_VALUE_READERS if header.magic == MAGIC_VALKEY else VALUE_READERS
     starters = frozenset(readers) | frozenset(int(op) for op in Opcode)
+    small, big = TRIAL_WINDOWS
+    tries = 0
     for at in range(start, end):
         # cheap first test: a value type or an opcode a record can begin with
-        if buf[at] in starters and _trial(buf, at, header):
+        if buf[at] not in starters:
+            continue
+        verdict = _trial(buf, at, header, *small)
+        if verdict == _MAYBE:
+            verdict = _trial(buf, at, header, *big)
+        if verdict == _YES:
             return at
+        tries += 1
+        if give_up is not None and tries % 256 == 0 and give_up():
+            return None
     return None

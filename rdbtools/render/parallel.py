@@ -25,8 +25,10 @@ from __future__ import annotations
 import gc
 import mmap
 import os
+import select
 import signal
 import struct
+import time
 from dataclasses import dataclass, field
 
 from .._crc import crc64
@@ -52,7 +54,8 @@ CHUNK_BYTES = 1 << 20
 # before it); then the text.
 _MSG = struct.Struct("<10qB")
 _START = struct.Struct("<4q")
-_OK, _DONE, _FAILED = 1, 2, 4
+_OK, _DONE, _FAILED, _SKIPPED = 1, 2, 4, 8
+_Q = struct.Struct("<q")
 #: Records a worker lists the starts of: how far a wrong guess may be from the truth.
 _LISTED = 32
 _PAGE = mmap.PAGESIZE
@@ -131,10 +134,15 @@ def _render(buf, start: int, stop: int, header, db: int, writer: JsonWriter, acc
     return parser.offset, parser.db, parser.done, n
 
 
+class _Abandoned(Exception):
+    """The parent has already covered the chunk a worker is on."""
+
+
 def _render_listed(buf, start: int, stop: int, header, db: int, writer: JsonWriter,
-                   accepts, path: str | None, text: "_Pieces") -> tuple:
+                   accepts, path: str | None, text: "_Pieces", give_up) -> tuple:
     """`_render` for a worker: also lists where its first records start, with the text
-    position and counts before each, and where its first SELECTDB is."""
+    position and counts before each, and where its first SELECTDB is. Stops with
+    `_Abandoned` as soon as `give_up()` says the parent no longer needs the chunk."""
     parser = RdbParser.over(buf, start, header=header, db=db, path=path,
                             verify_checksum=False)
     parser.stop_at = min(stop, start + 4096)   # the listed records come as KeyRecords
@@ -144,6 +152,8 @@ def _render_listed(buf, start: int, stop: int, header, db: int, writer: JsonWrit
     select_offset = select_text = -1
     n = 0
     while True:
+        if give_up():
+            raise _Abandoned
         recs = next_events()
         if not recs:
             if parser.done or parser.offset >= stop:
@@ -211,33 +221,49 @@ class _Pieces(list):
 
 
 def _worker(buf, header, path, jsonl, accepts, first: int, step: int, chunk: int,
-            out) -> None:
-    """Render chunks first, first+step, ... and send each to the parent, in order."""
+            out, shared) -> None:
+    """Render chunks first, first+step, ... and send each to the parent, in order.
+
+    `shared` holds the parent's position: a chunk the parent has already covered (it
+    met a huge record, or did the chunk itself rather than wait) is dropped at once."""
     size = len(buf)
     db = 0
     k = first
+
+    def send(head: bytes, *rest) -> None:
+        out.write(head)
+        for part in rest:
+            out.writelines(part)
+        out.flush()
+
     while k * chunk < size:
         lo, hi = k * chunk, (k + 1) * chunk
         k += step
-        at = find_record_start(buf, lo, header, limit=hi)
+
+        def passed(hi=hi) -> bool:
+            return _Q.unpack_from(shared, 0)[0] >= hi
+
+        if passed():
+            send(_MSG.pack(lo, lo, db, db, 0, 0, -1, -1, 0, 0, _SKIPPED))
+            continue
+        at = find_record_start(buf, lo, header, limit=hi, give_up=passed)
         if at is None:
-            out.write(_MSG.pack(lo, lo, db, db, 0, 0, -1, -1, 0, 0, 0))
-            out.flush()
+            send(_MSG.pack(lo, lo, db, db, 0, 0, -1, -1, 0, 0, _SKIPPED))
             continue
         text = _Pieces()
         writer = JsonWriter.continuing(text, jsonl=jsonl)
         try:
             end, db_end, done, n, starts, sel_off, sel_text = _render_listed(
-                buf, at, hi, header, db, writer, accepts, path, text)
-        except FormatError:
-            out.write(_MSG.pack(at, at, db, db, 0, 0, -1, -1, 0, 0, _FAILED))
-            out.flush()
+                buf, at, hi, header, db, writer, accepts, path, text, passed)
+        except _Abandoned:
+            send(_MSG.pack(at, at, db, db, 0, 0, -1, -1, 0, 0, _SKIPPED))
             continue
-        out.write(_MSG.pack(at, end, db_end, db, writer.keys, n, sel_off, sel_text,
-                            text.size, len(starts), _OK | (_DONE if done else 0)))
-        out.write(b"".join(_START.pack(*st) for st in starts))
-        out.writelines(text)
-        out.flush()
+        except FormatError:
+            send(_MSG.pack(at, at, db, db, 0, 0, -1, -1, 0, 0, _FAILED))
+            continue
+        send(_MSG.pack(at, end, db_end, db, writer.keys, n, sel_off, sel_text,
+                       text.size, len(starts), _OK | (_DONE if done else 0)),
+             [b"".join(_START.pack(*st) for st in starts)], text)
         del text
         _drop_pages(buf, at, end)
         if sel_off >= 0:
@@ -246,20 +272,38 @@ def _worker(buf, header, path, jsonl, accepts, first: int, step: int, chunk: int
             return
 
 
-def _read_span(f) -> _Span | None:
-    head = f.read(_MSG.size)
-    if len(head) < _MSG.size:
+def _read_exact(fd: int, n: int) -> bytes | None:
+    """n bytes from a pipe (None: it closed first). Unbuffered on purpose: the parent
+    asks `select` whether the next message has begun, so nothing may sit in a buffer."""
+    if n == 0:
+        return b""
+    out = bytearray(n)
+    view = memoryview(out)
+    got = 0
+    while got < n:
+        k = os.readv(fd, [view[got:]])
+        if k == 0:
+            return None
+        got += k
+    view.release()
+    return bytes(out) if n < 4096 else out
+
+
+def _read_span(fd: int) -> _Span | None:
+    head = _read_exact(fd, _MSG.size)
+    if head is None:
         return None
     span = _Span(*_MSG.unpack(head))
     if span.n_starts:
-        table = f.read(_START.size * span.n_starts)
-        if len(table) != _START.size * span.n_starts:
+        table = _read_exact(fd, _START.size * span.n_starts)
+        if table is None:
             return None
         span.starts = {o: (t, kb, rb) for o, t, kb, rb in _START.iter_unpack(table)}
     if span.text_len:
-        span.text = f.read(span.text_len)
-        if len(span.text) != span.text_len:
+        text = _read_exact(fd, span.text_len)
+        if text is None:
             return None
+        span.text = text
     return span
 
 
@@ -342,7 +386,8 @@ def dump_parallel(path, out, fmt: str = "jsonl", *, key_filter: KeyFilter | None
 
         return dump_records(iter_records(path), out, fmt, key_filter=key_filter)
     pids: list[int] = []
-    pipes: list = []
+    fds: list[int] = []
+    shared = mmap.mmap(-1, _Q.size)        # the parent's position, for the workers
     gc_was_on = gc.isenabled()
     gc.disable()   # records make no cycles (see dump_records)
     try:
@@ -353,40 +398,58 @@ def dump_parallel(path, out, fmt: str = "jsonl", *, key_filter: KeyFilter | None
                 code = 0
                 try:
                     os.close(r)
-                    for other in pipes:
-                        other.close()
+                    for other in fds:
+                        os.close(other)
                     signal.signal(signal.SIGINT, signal.SIG_DFL)
                     with os.fdopen(w, "wb", buffering=1 << 16) as wf:
-                        _worker(buf, header, path, jsonl, accepts, j, jobs, chunk_bytes, wf)
+                        _worker(buf, header, path, jsonl, accepts, j, jobs, chunk_bytes, wf,
+                                shared)
                 except BaseException:
                     code = 1
                 finally:
                     os._exit(code)
             os.close(w)
             pids.append(pid)
-            pipes.append(os.fdopen(r, "rb", buffering=1 << 16))
+            fds.append(r)
         alive = [True] * jobs
+        owed = [0] * jobs          # answers for chunks we covered without waiting
         pos, db, done, k = 0, 0, False, 0
+        own_time = 0.05            # how long our last chunk took
         while not done and pos < size and k * chunk_bytes < size:
             hi = (k + 1) * chunk_bytes
             j = k % jobs
             k += 1
-            span = None
-            if j and alive[j]:
-                span = _read_span(pipes[j - 1])
-                if span is None:
-                    alive[j] = False   # the worker is gone: its chunks are ours now
+            _Q.pack_into(shared, 0, pos)
+            if j and alive[j] and pos < hi:
+                fd = fds[j - 1]
+                span = None
+                while owed[j] and alive[j]:    # stale answers: the worker drops these fast
+                    alive[j] = _read_span(fd) is not None
+                    owed[j] -= 1
+                # wait about as long as a chunk takes us: a worker that is slower than
+                # that (a file of huge values to resync through, a busy CPU) costs us
+                # nothing more than doing the chunk ourselves
+                if alive[j] and select.select([fd], [], [], 2 * own_time + 0.01)[0]:
+                    span = _read_span(fd)
+                    alive[j] = span is not None
+                elif alive[j]:
+                    owed[j] += 1
+                if not alive[j]:
                     report.workers_lost += 1
-            if span is not None and span.flags & _OK and not done:
-                pos, db, done, n = _meet(span, buf, pos, db, header, writer, accepts, path,
-                                         report)
-                report.records += n
+                if span is not None and span.flags & _OK:
+                    pos, db, done, n = _meet(span, buf, pos, db, header, writer, accepts,
+                                             path, report)
+                    report.records += n
+            elif j and alive[j]:
+                owed[j] += 1               # a record of ours already covers this chunk
             if pos < hi and not done:
-                start = pos
+                start, t0 = pos, time.perf_counter()
                 pos, db, done, n = _render(buf, pos, hi, header, db, writer, accepts, path)
                 report.records += n
                 report.chunks_redone += j > 0
                 _drop_pages(buf, start, pos)
+                if j == 0:
+                    own_time = time.perf_counter() - t0
             if on_offset is not None:
                 on_offset(pos)
         if not done:
@@ -397,8 +460,9 @@ def dump_parallel(path, out, fmt: str = "jsonl", *, key_filter: KeyFilter | None
         report.keys = writer.keys
         return report
     finally:
-        for p in pipes:
-            p.close()
+        _Q.pack_into(shared, 0, 1 << 62)   # whatever the workers are on: drop it
+        for fd in fds:
+            os.close(fd)
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -407,5 +471,6 @@ def dump_parallel(path, out, fmt: str = "jsonl", *, key_filter: KeyFilter | None
             os.waitpid(pid, 0)
         if gc_was_on:
             gc.enable()
+        shared.close()
         if isinstance(buf, mmap.mmap):
             buf.close()

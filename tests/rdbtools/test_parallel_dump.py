@@ -243,3 +243,38 @@ def test_convert_to_json_uses_the_workers(mixed_rdb, tmp_path, monkeypatch):
         assert report.keys == 1201
     assert calls == [3]
     assert (tmp_path / "out-1.jsonl").read_bytes() == (tmp_path / "out-3.jsonl").read_bytes()
+
+
+def test_values_bigger_than_many_chunks(tmp_path):
+    """Chunks inside one huge value hold no record: workers searching them are told to
+    stop once the parent has passed them, and the text is still exact."""
+    rng = random.Random(2)
+    recs = []
+    for i in range(3):
+        recs.append(KeyRecord(0, b"blob:%d" % i, RdbType.STRING, rng.randbytes(600_000)))
+        recs += [KeyRecord(0, b"k:%d:%d" % (i, j), RdbType.STRING, b"v%d" % j)
+                 for j in range(2000)]
+    path = tmp_path / "blobs.rdb"
+    write_rdb(path, recs)
+    want, _ = serial(path, "jsonl")
+    got, report = split(path, "jsonl", jobs=3, chunk=20_000)
+    assert got == want
+    assert report.workers_lost == 0 and report.chunks_taken > 0
+
+
+def test_a_slow_worker_is_not_waited_for(mixed_rdb, monkeypatch):
+    import time
+
+    from rdbtools import resync
+
+    real = resync.find_record_start
+
+    def slow(*a, **k):
+        time.sleep(0.2)
+        return real(*a, **k)
+
+    monkeypatch.setattr(parallel, "find_record_start", slow)
+    want, _ = serial(mixed_rdb, "jsonl")
+    got, report = split(mixed_rdb, "jsonl", jobs=2, chunk=20_000)
+    assert got == want
+    assert report.chunks_redone > 0 and report.workers_lost == 0
