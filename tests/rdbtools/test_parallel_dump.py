@@ -103,6 +103,16 @@ def test_every_fixture_and_corpus_file(fixtures_dir, corpus_dir):
     assert checked > 20
 
 
+def _same_as_serial(path, recs, *, jobs, chunk):
+    """Write `recs` to `path`; its split dump must equal the one-process dump."""
+    write_rdb(path, recs)
+    want, _ = serial(path, "jsonl")
+    got, report = split(path, "jsonl", jobs=jobs, chunk=chunk)
+    assert got == want
+    assert report.workers_lost == 0
+    return report
+
+
 def test_workers_text_is_taken(mixed_rdb, tmp_path):
     """On ordinary data nearly every worker chunk is used; on values made of believable
     fake records some are parsed again by the parent (and the text is still right)."""
@@ -113,12 +123,7 @@ def test_workers_text_is_taken(mixed_rdb, tmp_path):
                       [(b"name", b"n%d" % i), (b"seen", b"%d" % rng.getrandbits(30))],
                       1_900_000_000_000 + i)
             for i in range(5000)]
-    plain = tmp_path / "plain.rdb"
-    write_rdb(plain, recs)
-    want, _ = serial(plain, "jsonl")
-    got, report = split(plain, "jsonl", jobs=2, chunk=1000)
-    assert got == want
-    assert report.workers_lost == 0
+    report = _same_as_serial(tmp_path / "plain.rdb", recs, jobs=2, chunk=1000)
     assert report.chunks_taken > 0.95 * (report.chunks_taken + report.chunks_redone)
     got, report = split(mixed_rdb, "jsonl", jobs=2, chunk=300)
     assert report.chunks_redone > 0 and report.chunks_taken > 0
@@ -254,12 +259,8 @@ def test_values_bigger_than_many_chunks(tmp_path):
         recs.append(KeyRecord(0, b"blob:%d" % i, RdbType.STRING, rng.randbytes(600_000)))
         recs += [KeyRecord(0, b"k:%d:%d" % (i, j), RdbType.STRING, b"v%d" % j)
                  for j in range(2000)]
-    path = tmp_path / "blobs.rdb"
-    write_rdb(path, recs)
-    want, _ = serial(path, "jsonl")
-    got, report = split(path, "jsonl", jobs=3, chunk=20_000)
-    assert got == want
-    assert report.workers_lost == 0 and report.chunks_taken > 0
+    report = _same_as_serial(tmp_path / "blobs.rdb", recs, jobs=3, chunk=20_000)
+    assert report.chunks_taken > 0
 
 
 def test_a_slow_worker_is_not_waited_for(mixed_rdb, monkeypatch):
