@@ -960,10 +960,15 @@ def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy
                     plain += 1
                 else:
                     data = key_bytes(rec)
-                put(data)
-                pending += len(data)
-                if pending >= _FLUSH_BYTES:
+                n = len(data)
+                if n < _FLUSH_BYTES:
+                    put(data)
+                    pending += n
+                    if pending >= _FLUSH_BYTES:
+                        pending = _flush(parts, w, out)
+                else:  # a big value goes out as it is, not copied into a batch
                     pending = _flush(parts, w, out)
+                    out.write(w._emit(data))
             elif isinstance(rec, SelectDb):
                 pending_db = rec.db
             elif isinstance(rec, ResizeDb):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import random
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -154,10 +155,14 @@ def _records():
         if k < 5:
             value = [b"v%d" % i, b"%d" % i, b"-%d" % i, b"x" * (i // 10 % 70), b"0%d" % i,
                      b"-2000000%03d" % (i % 1000), b"%d" % (i * 7919)][(i // 10 + k) % 7]
+            if i % 500 == 1:
+                value = random.Random(i).randbytes(5000)  # big, incompressible: inline path
             recs.append(KeyRecord(db, key, RdbType.STRING, value,
                                   expire_ms=1_900_000_000_000 + i if i % 3 == 0 else None))
         elif k == 5:
-            recs.append(KeyRecord(db, b"%d" % i, RdbType.STRING, b"s" * 300, idle=i,
+            # Every 200th one bigger than a batch: written on its own, between batches.
+            value = random.Random(i).randbytes(6000 if i % 200 == 5 else 300)
+            recs.append(KeyRecord(db, b"%d" % i, RdbType.STRING, value, idle=i,
                                   freq=i % 300 if i % 2 else None))
         elif k == 6:
             recs.append(KeyRecord(db, key, RdbType.LIST_QUICKLIST_2,
