@@ -62,10 +62,33 @@ _PAGE = mmap.PAGESIZE
 
 
 def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity, capped by a cgroup CPU quota (a
+    container limited to one CPU still sees every core of its host)."""
     try:
-        return len(os.sched_getaffinity(0))
+        n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        n = os.cpu_count() or 1
+    quota = _cgroup_quota()
+    return max(1, min(n, quota)) if quota else n
+
+
+def _cgroup_quota(root: str = "/sys/fs/cgroup") -> int | None:
+    """CPUs a cgroup v2 (cpu.max) or v1 (cpu.cfs_quota_us) quota allows, rounded up."""
+    for quota_file, period_file in (("cpu.max", None),
+                                    ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")):
+        try:
+            with open(os.path.join(root, quota_file)) as f:
+                fields = f.read().split()
+            if period_file is not None:
+                with open(os.path.join(root, period_file)) as f:
+                    fields.append(f.read().strip())
+            quota, period = fields[0], int(fields[1])
+            if quota in ("max", "-1") or period <= 0:
+                return None
+            return -(-int(quota) // period)
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
 
 
 def default_jobs() -> int:

@@ -279,3 +279,18 @@ def test_a_slow_worker_is_not_waited_for(mixed_rdb, monkeypatch):
     got, report = split(mixed_rdb, "jsonl", jobs=2, chunk=20_000)
     assert got == want
     assert report.chunks_redone > 0 and report.workers_lost == 0
+
+
+@pytest.mark.parametrize("files,want", [
+    ({"cpu.max": "max 100000\n"}, None),
+    ({"cpu.max": "150000 100000\n"}, 2),
+    ({"cpu.max": "50000 100000\n"}, 1),
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+    ({"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3),
+    ({}, None),
+])
+def test_cgroup_cpu_quota(tmp_path, files, want):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert parallel._cgroup_quota(str(tmp_path)) == want
