@@ -211,24 +211,35 @@ def output_file(dst, *, inputs=()):
     return fileio.atomic_output(dst, inputs=tuple(inputs))
 
 
+#: Keys up to this long are remembered as they are; longer ones by a 128-bit digest.
+_SHORT_KEY = 32
+
+
 def unique_keys(records):
     """Refuse a key that appears twice in one database (hand-edited JSON can do that;
-    Redis 7.0 aborts loading such an RDB). Remembers a 128-bit hash per key, not the
-    key: about 100 bytes per key."""
+    Redis 7.0 aborts loading such an RDB). Remembers each short key itself (it exists
+    anyway; no hashing beyond the set's own) and a 128-bit digest of a longer one:
+    at most about 100 bytes per key."""
     import hashlib
 
     from .jsonfmt import JsonFormatError
     from .records import KeyRecord
 
-    seen: set[int] = set()
+    seen: dict[int, set] = {}
     for rec in records:
         if type(rec) is KeyRecord:
-            h = hashlib.blake2b(rec.key, digest_size=16, person=b"%d" % rec.db).digest()
-            n = int.from_bytes(h, "little")
-            if n in seen:
+            key = rec.key
+            keys = seen.get(rec.db)
+            if keys is None:
+                keys = seen[rec.db] = set()
+            if len(key) > _SHORT_KEY:
+                # An int never equals a bytes key, so no short key can clash with it.
+                key = int.from_bytes(hashlib.blake2b(key, digest_size=16).digest(), "little")
+            n = len(keys)
+            keys.add(key)
+            if len(keys) == n:
                 raise JsonFormatError("duplicate key in the same database", None,
                                       phase="read-json", key=rec.key, db=rec.db)
-            seen.add(n)
         yield rec
 
 

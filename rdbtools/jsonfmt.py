@@ -739,6 +739,32 @@ def obj_to_records(obj: Any) -> list[Record]:
     raise ValueError(f"unknown record kind {kind_name!r}")
 
 
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
+_DB_MAX = (1 << 32) - 1
+
+
+def plain_string_key(obj: dict) -> KeyRecord | None:
+    """The common record, a plain string key as rdb-dump writes it (str key and value,
+    int db, expire_ms null or int, no other field), built without the general
+    decoder's dispatch; None for anything else, which takes `obj_to_key`."""
+    n = len(obj)
+    if n != 4 and (n != 5 or "expire_ms" not in obj):
+        return None
+    key = obj.get("key")
+    value = obj.get("value")
+    db = obj.get("db")
+    expire = obj.get("expire_ms")
+    if (type(key) is not str or type(value) is not str or type(db) is not int
+            or obj.get("type") != "string" or not 0 <= db <= _DB_MAX):
+        return None
+    if expire is not None and (type(expire) is not int or not _I64_MIN <= expire <= _I64_MAX):
+        return None
+    try:
+        return KeyRecord(db, key.encode(), RdbType.STRING, value.encode(), expire)
+    except UnicodeEncodeError:
+        return None  # a lone surrogate: the general path reports it
+
+
 def obj_to_key(obj: dict) -> KeyRecord:
     if "key" not in obj:
         raise ValueError("key record without \"key\"")
@@ -820,6 +846,8 @@ class _TextStream:
 
     def offset(self, idx: int | None = None) -> int:
         idx = self.pos if idx is None else idx
+        if self.buf.isascii():  # O(1) (a flag of the str): characters are bytes
+            return self._mark_off + (idx - self._mark)
         if idx < self._mark:
             return self._mark_off - len(self.buf[idx:self._mark].encode("utf-8", "surrogatepass"))
         off = self._mark_off + len(self.buf[self._mark:idx].encode("utf-8", "surrogatepass"))
@@ -909,10 +937,16 @@ def iter_records(f: BinaryIO, *, chunk: int = 1 << 20, require_end: bool | None 
     the `end` record (so a cut-short JSONL file is an error, not a smaller dataset)."""
     saw_header = saw_end = False
     n = 0
+    plain = plain_string_key
     for offset, obj in iter_json_objects(f, chunk):
         n += 1
         if saw_end:
             raise JsonFormatError("record after the end record", offset, phase="read-json")
+        if type(obj) is dict:
+            rec = plain(obj)
+            if rec is not None:
+                yield rec
+                continue
         try:
             recs = obj_to_records(obj)
         except _KeyError as e:
