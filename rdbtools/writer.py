@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import chain
 from operator import itemgetter
 
 from lzf import compress as lzf_raw
@@ -497,7 +498,7 @@ def _encode_hash(value, version: int, compress: bool, field_expires, cfg: Encodi
     flat = None
     small = False
     if value and len(value) <= cfg.hash_max_listpack_entries:
-        flat = [x for pair in value for x in pair]
+        flat = list(chain.from_iterable(value))
         small = max(map(len, flat)) <= cfg.hash_max_listpack_value
     if field_expires and version >= 12:
         live = {f: t for f, t in field_expires.items() if t is not None}
