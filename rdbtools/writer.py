@@ -449,6 +449,7 @@ def _encode_set(value: Sequence[bytes], version: int, compress: bool, cfg: Encod
 
 
 _first = itemgetter(0)
+_second = itemgetter(1)
 #: Redis's zset order: by score, then member bytes.
 _by_score = itemgetter(1, 0)
 
@@ -676,7 +677,9 @@ def _zset_as_loaded(value, cfg: EncodingConfig):
     listpacks, where -0.0 turns into integer 0 (zzlInsertAt), so the digest sees 0."""
     if len(value) > cfg.zset_max_listpack_entries or not value:
         return value
-    if any(len(m) > cfg.zset_max_listpack_value for m, _ in value):
+    if 0.0 not in map(_second, value):  # == 0.0 holds for -0.0 too: the rare case
+        return value
+    if max(map(len, map(_first, value))) > cfg.zset_max_listpack_value:
         return value
     if not any(s == 0 and math.copysign(1.0, s) < 0 for _, s in value):
         return value
