@@ -1,0 +1,324 @@
+"""HyperLogLog commands: byte-identical to Redis 7.0.
+
+The interop half runs the same command sequences against real Redis 7.0 and
+rdbkit-server (both with an AOF) and compares raw replies, then for every key GET,
+DUMP, OBJECT ENCODING and DEBUG DIGEST-VALUE, the DEBUG DIGEST, and the AOF bytes the
+sequence appended. The rest checks the sans-I/O pieces against slow references.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+import server.cmd_hll  # noqa: F401  (registers the commands until engine.py imports it)
+from server import hll
+from server.app import ServerThread
+from server.engine import Engine
+from tests.support.realredis import RealRedis, need_binary
+
+from ._resp import RawClient
+
+AOF = Path("appendonlydir") / "appendonly.aof.1.incr.aof"
+_SERVER_OPTS = ["--appendonly", "yes", "--appendfsync", "no"]
+
+
+# -- the sans-I/O core ---------------------------------------------------------------------
+
+def _slow_unpack(body: bytes) -> list[int]:
+    bits = int.from_bytes(body, "little")
+    return [(bits >> (6 * r)) & 63 for r in range(hll.REGISTERS)]
+
+
+def test_dense_pack_unpack_and_max_match_bit_arithmetic():
+    rng = random.Random(1)
+    a = bytes(rng.randrange(64) for _ in range(hll.REGISTERS))
+    b = bytes(rng.choice((0, 0, 1, 5, 63)) for _ in range(hll.REGISTERS))
+    body = hll.dense_pack(a)
+    assert len(body) == hll.DENSE_BODY
+    assert _slow_unpack(body) == list(a)
+    assert hll.dense_unpack(body) == a
+    assert hll.regs_max(a, b) == bytes(map(max, a, b))
+    v = bytearray(hll.MAGIC + bytes(12)) + body
+    for r in (0, 1, 2, 3, 4, 5, 16382, 16383):
+        assert hll.dense_get(v, r) == a[r]
+        hll.dense_set(v, r, 63 - a[r])
+        assert hll.dense_get(v, r) == 63 - a[r]
+    want = list(a)
+    for r in (0, 1, 2, 3, 4, 5, 16382, 16383):
+        want[r] = 63 - a[r]
+    assert _slow_unpack(bytes(v[hll.HDR:])) == want
+
+
+def test_empty_hll_estimates_zero_and_histogram_counts():
+    assert hll.count(hll.EMPTY) == 0
+    assert hll.estimate([hll.REGISTERS] + [0] * 63) == 0
+    regs = bytes([0] * 100 + [3] * (hll.REGISTERS - 100))
+    hist = hll.histogram(regs)
+    assert hist[0] == 100 and hist[3] == hll.REGISTERS - 100 and sum(hist) == hll.REGISTERS
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sparse_editor_matches_byte_level_hllSparseSet(seed):
+    """The opcode-list editor and the byte-for-byte rendition agree on every update."""
+    rng = random.Random(seed)
+    max_bytes = rng.choice((40, 300, 3000, 10 ** 6))
+    raw = bytearray(hll.EMPTY)
+    ed = hll.SparseEditor(raw)
+    for _ in range(rng.choice((50, 400, 1500))):
+        if rng.random() < 0.5:
+            index = rng.randrange(hll.REGISTERS)
+        else:  # crowd a small window so VAL runs split and merge
+            index = rng.randrange(200, 240)
+        count = rng.choice((1, 1, 1, 2, 2, 3, 4, 7, 32, 33))
+        r1 = hll.sparse_set_bytes(raw, index, count, max_bytes)
+        r2 = ed.set(index, count, max_bytes)
+        assert r1 == r2
+        if r1 == hll.PROMOTE:
+            break
+        assert ed.value() == raw
+    assert hll.sparse_histogram(hll.parse_ops(raw[hll.HDR:])[0])[0] <= hll.REGISTERS
+
+
+def test_parse_ops_reads_a_cut_xzero_like_redis():
+    ops, cut = hll.parse_ops(b"\x7f\xfe\x40")
+    assert cut and ops == [b"\x7f\xfe", b"\x40\x00"]
+    assert hll.sparse_histogram(ops)[0] == hll.REGISTERS
+    assert hll.parse_ops(b"\x7f\xff") == ([b"\x7f\xff"], False)
+
+
+def test_engine_in_process_basics():
+    e = Engine()
+    c = e.new_client()
+    prop = []
+    e.prop_hooks.append(lambda db, argv: prop.append(argv))
+
+    def x(*a):
+        return e.execute(c, [s.encode() if isinstance(s, str) else s for s in a])
+
+    assert x("PFADD", "h") == 1
+    assert bytes(x("GET", "h")) == hll.EMPTY[:15] + b"\x80" + b"\x7f\xff"
+    assert x("PFADD", "h") == 0
+    assert x("PFADD", "h", "a", "b", "c") == 1
+    assert x("PFCOUNT", "h") == 3
+    assert x("PFCOUNT", "h") == 3  # cached: not propagated again
+    assert prop == [[b"PFADD", b"h"], [b"PFADD", b"h", b"a", b"b", b"c"], [b"PFCOUNT", b"h"]]
+
+
+# -- against real Redis ----------------------------------------------------------------------
+
+def _lzf_bound_case(real: bytes, ours: bytes) -> bool:
+    """The one known DUMP difference, not an HLL one: rdbtools' LZF (python-lzf) keeps an
+    output of exactly len-4 bytes where Redis's liblzf gives up, so Redis stores such a
+    string raw (reported in notes/requests-hll.md). Same value, raw vs LZF."""
+    from rdbtools.payload import parse_payload
+
+    if len(real) < 2 or len(ours) < 2 or ours[1] != 0xC3 or real[1] & 0xC0 == 0xC0:
+        return False
+    value = parse_payload(real)[1]
+    return parse_payload(ours)[1] == value and ours[2] == ours[3] - 4 == len(value) - 4
+
+
+class Pair:
+    def __init__(self, real: RealRedis, ours: ServerThread, ours_dir: Path) -> None:
+        self.real, self.ours = real, ours
+        self.aofs = [real.dir / AOF, ours_dir / AOF]
+        self.offsets = [p.stat().st_size if p.exists() else 0 for p in self.aofs]
+        self.clients = [RawClient(real.port, timeout=60), RawClient(ours.port, timeout=60)]
+
+    def run(self, commands, *, compare_state: bool = True):
+        """Replies of both servers to the same commands; asserts they are equal."""
+        replies = []
+        for cl in self.clients:
+            cl.call("SELECT", "0")
+            replies.append(cl.pipeline(commands))
+        for cmd, a, b in zip(commands, *replies):
+            assert a == b, f"{cmd!r}: redis={a!r} ours={b!r}"
+        if compare_state:
+            self.compare_state()
+        return replies[0]
+
+    def _state(self, cl):
+        keys = sorted(cl.call("KEYS", "*"))
+        per_key = []
+        for k in keys:
+            per_key.append((k, cl.call("GET", k), cl.call("DUMP", k),
+                            cl.call("OBJECT", "ENCODING", k), cl.call("DEBUG", "DIGEST-VALUE", k)))
+        return per_key, cl.call("DEBUG", "DIGEST")
+
+    def compare_state(self):
+        real, ours = (self._state(cl) for cl in self.clients)
+        for a, b in zip(real[0], ours[0]):
+            if a[2] != b[2] and _lzf_bound_case(a[2], b[2]):
+                a, b = a[:2] + a[3:], b[:2] + b[3:]
+            assert a == b, f"key {a[0]!r}: redis={a[1:]!r}\nours={b[1:]!r}"
+        assert len(real[0]) == len(ours[0])
+        assert real[1] == ours[1]
+        new = []
+        for i, p in enumerate(self.aofs):
+            data = p.read_bytes()
+            new.append(data[self.offsets[i]:])
+            self.offsets[i] = len(data)
+        assert new[0] == new[1], f"AOF: redis={new[0][:2000]!r}\nours={new[1][:2000]!r}"
+
+    def reset(self):
+        """Empty both servers; AOF comparison restarts here (an earlier failure left
+        the two files at unrelated offsets)."""
+        self.run([("FLUSHALL",), ("CONFIG", "SET", "hll-sparse-max-bytes", "3000")],
+                 compare_state=False)
+        self.offsets = [p.stat().st_size for p in self.aofs]
+
+    def close(self):
+        for cl in self.clients:
+            cl.close()
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    need_binary("redis-server")
+    base = tmp_path_factory.mktemp("hll")
+    real = RealRedis(base / "real", extra=_SERVER_OPTS)
+    ours_dir = base / "ours"
+    ours_dir.mkdir()
+    real.start()
+    ours = ServerThread("--enable-debug-command", "yes", "--dir", str(ours_dir), *_SERVER_OPTS)
+    ours.start()
+    p = None
+    try:
+        p = Pair(real, ours, ours_dir)
+        yield p
+    finally:
+        if p is not None:
+            p.close()
+        ours.stop()
+        real.stop()
+
+
+def _els(prefix: str, n: int, start: int = 0):
+    return [f"{prefix}{i}" for i in range(start, start + n)]
+
+
+@pytest.mark.interop
+def test_small_adds_count_cache_and_debug(pair):
+    pair.reset()
+    pair.run([
+        ("PFADD", "h"), ("GET", "h"), ("PFADD", "h"), ("PFCOUNT", "h"),
+        ("PFADD", "h", "a", "b", "c", "a"), ("PFDEBUG", "DECODE", "h"),
+        ("PFDEBUG", "ENCODING", "h"), ("PFCOUNT", "h"), ("PFCOUNT", "h"), ("GET", "h"),
+        ("PFADD", "h", "a"), ("PFADD", "h", "d"), ("PFCOUNT", "h"),
+        ("PFADD", "h", *_els("x", 60)), ("PFDEBUG", "DECODE", "h"), ("PFCOUNT", "h"),
+        ("PFCOUNT", "nokey"), ("PFCOUNT", "nokey", "nokey2"), ("PFCOUNT", "h", "nokey"),
+        ("pfadd", "lower", "1"), ("pfcount", "lower"), ("PFADD", "", ""), ("PFCOUNT", ""),
+        ("SET", "copy", "x"), ("DEL", "copy"),
+    ])
+    # a copy of an HLL made with SET is an embstr until an HLL command unshares it
+    h = pair.run([("GET", "h")], compare_state=False)[0]
+    pair.run([("SET", "copy", h), ("OBJECT", "ENCODING", "copy"), ("PFCOUNT", "copy"),
+              ("OBJECT", "ENCODING", "copy"), ("SET", "copy2", h), ("PFADD", "copy2"),
+              ("OBJECT", "ENCODING", "copy2"), ("SET", "ttl", h, "PXAT", "4102444800000"),
+              ("PFADD", "ttl", "zz"), ("PFCOUNT", "ttl"), ("PEXPIRETIME", "ttl")])
+
+
+@pytest.mark.interop
+def test_promotion_to_dense_at_default_and_small_threshold(pair):
+    pair.reset()
+    cmds = []
+    for i in range(0, 2600, 100):  # the sparse form grows past 3000 bytes, then dense
+        cmds += [("PFADD", "big", *_els("e", 100, i)), ("PFDEBUG", "ENCODING", "big"),
+                 ("STRLEN", "big")]
+    cmds += [("PFCOUNT", "big"), ("PFADD", "big", *_els("e", 2000, 5000)), ("PFCOUNT", "big")]
+    replies = pair.run(cmds)
+    assert "dense" in replies and "sparse" in replies
+    pair.run([("CONFIG", "SET", "hll-sparse-max-bytes", "60"), ("CONFIG", "GET", "hll-sparse-max-bytes")]
+             + [("PFADD", "small", e) for e in _els("s", 40)]
+             + [("PFDEBUG", "ENCODING", "small"), ("PFCOUNT", "small"),
+                ("CONFIG", "SET", "hll-sparse-max-bytes", "0"), ("PFADD", "zero", "a"),
+                ("PFADD", "zero2"), ("PFADD", "zero2", "b"), ("PFDEBUG", "ENCODING", "zero"),
+                ("PFDEBUG", "ENCODING", "zero2"), ("CONFIG", "SET", "hll-sparse-max-bytes", "3000")])
+    pair.run([("PFADD", "t", *_els("t", 30)), ("PFDEBUG", "TODENSE", "t"),
+              ("PFDEBUG", "TODENSE", "t"), ("PFDEBUG", "ENCODING", "t"),
+              ("PFADD", "g", *_els("g", 30)), ("PFDEBUG", "GETREG", "g"),
+              ("PFDEBUG", "GETREG", "g"), ("PFCOUNT", "g"), ("PFDEBUG", "DECODE", "g")])
+
+
+@pytest.mark.interop
+def test_merge_and_union(pair):
+    pair.reset()
+    pair.run([
+        ("PFADD", "s1", *_els("a", 50)), ("PFADD", "s2", *_els("a", 80, 30)),
+        ("PFADD", "d1", *_els("b", 4000)), ("PFADD", "d2", *_els("a", 3000, 20)),
+        ("PFCOUNT", "s1", "s2"), ("PFCOUNT", "s1", "d1"), ("PFCOUNT", "d1", "d2", "s1", "nope"),
+        ("PFMERGE", "m1", "s1", "s2"), ("PFDEBUG", "ENCODING", "m1"), ("PFCOUNT", "m1"),
+        ("PFMERGE", "m2", "s1", "d1"), ("PFDEBUG", "ENCODING", "m2"), ("PFCOUNT", "m2"),
+        ("PFMERGE", "s2", "d2"), ("PFDEBUG", "ENCODING", "s2"), ("PFCOUNT", "s2"),
+        ("PFMERGE", "s1", "s1"), ("PFCOUNT", "s1"), ("PFMERGE", "empty"), ("GET", "empty"),
+        ("PFMERGE", "m3", "nope1", "nope2"), ("PFCOUNT", "m3"),
+        ("PFADD", "b1", *_els("q", 1200)), ("PFADD", "b2", *_els("w", 1200)),
+        ("PFMERGE", "m4", "b1", "b2"), ("PFDEBUG", "ENCODING", "m4"), ("PFCOUNT", "m4"),
+        ("CONFIG", "SET", "hll-sparse-max-bytes", "200"), ("PFMERGE", "m5", "b1"),
+        ("PFDEBUG", "ENCODING", "m5"), ("PFCOUNT", "m5"),
+        ("MULTI",), ("PFADD", "tx", "a"), ("PFCOUNT", "tx"), ("PFCOUNT", "tx"), ("EXEC",),
+    ])
+
+
+_HDR_SPARSE = b"HYLL\x01\x00\x00\x00" + bytes(7) + b"\x80"
+_HDR_CACHED = b"HYLL\x01\x00\x00\x00" + (1234).to_bytes(8, "little")
+
+
+@pytest.mark.interop
+def test_errors_and_corrupt_hlls(pair):
+    pair.reset()
+    bad = {
+        "short": b"HYLL\x01",
+        "magic": b"HYLX" + _HDR_SPARSE[4:] + b"\x7f\xff",
+        "enc2": b"HYLL\x02" + _HDR_SPARSE[5:] + b"\x7f\xff",
+        "denselen": b"HYLL\x00" + _HDR_SPARSE[5:] + bytes(100),
+        "under": _HDR_SPARSE + b"\x7f\xfe",
+        "over": _HDR_SPARSE + b"\x7f\xff\x00",
+        "valtail": _HDR_SPARSE + b"\x7f\xff\x84\x80",
+        "cut": _HDR_SPARSE + b"\x7f\xfe\x40",
+        "cutlong": _HDR_SPARSE + b"\x70\x00\x4f",
+        "cutover": _HDR_SPARSE + b"\x7f\xff\x40",
+        "zeroxz": _HDR_SPARSE + b"\x00\x7f\xff",
+        "xzxz": _HDR_SPARSE + b"\x7f\xff\x7f\xff",
+        "valexact": _HDR_SPARSE + b"\x7f\xfd\x81",
+        "val1tail": _HDR_SPARSE + b"\x7f\xff\x80",
+        "bodyless": _HDR_SPARSE,
+        "cached": _HDR_CACHED + b"\x7f\xfe",
+        "spare": b"HYLL\x01\x07\x08\x09" + bytes(7) + b"\x80" + b"\x7f\xff",
+    }
+    cmds = [("SET", k, v) for k, v in bad.items()]
+    cmds += [("LPUSH", "list", "x"), ("SET", "int", "12345"), ("SET", "str", "hello")]
+    for k in [*bad, "list", "int", "str"]:
+        cmds += [("PFCOUNT", k), ("PFCOUNT", k, "nokey"), ("PFMERGE", "dst", k),
+                 ("PFMERGE", k, "nokey"), ("PFDEBUG", "DECODE", k), ("PFDEBUG", "ENCODING", k),
+                 ("PFADD", k, *_els("z", 20)), ("PFDEBUG", "GETREG", k),
+                 ("PFDEBUG", "TODENSE", k), ("PFCOUNT", k)]
+    cmds += [("PFDEBUG", "GETREG", "nokey"), ("PFADD", "ok", "a"), ("PFDEBUG", "FOO", "ok"),
+             ("PFDEBUG", "foo\nbar", "ok"), ("PFDEBUG", "GETREG"), ("PFADD",), ("PFCOUNT",),
+             ("PFMERGE",), ("PFSELFTEST", "x"), ("PFDEBUG", "DECODE", "ok", "x")]
+    pair.run(cmds)
+
+
+@pytest.mark.interop
+def test_random_element_sets(pair):
+    rng = random.Random(20261121)
+    pair.reset()
+    for _ in range(5):
+        cmds = [("CONFIG", "SET", "hll-sparse-max-bytes", str(rng.choice((100, 700, 3000))))]
+        keys = [f"k{i}" for i in range(4)]
+        for _ in range(12):
+            k = rng.choice(keys)
+            n = rng.choice((1, 3, 20, 150, 600))
+            els = [rng.randbytes(rng.randrange(0, 24)) for _ in range(n)]
+            els += rng.sample(els, min(3, len(els)))  # repeats change nothing
+            cmds.append(("PFADD", k, *els))
+            if rng.random() < 0.4:
+                cmds.append(("PFCOUNT", k))
+            if rng.random() < 0.2:
+                cmds.append(("PFMERGE", rng.choice(keys + ["dst"]), *rng.sample(keys, 2)))
+        cmds += [("PFCOUNT", *keys), ("PFDEBUG", "ENCODING", keys[0])]
+        cmds += [("PFCOUNT", k) for k in keys]
+        pair.run(cmds)
