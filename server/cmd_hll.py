@@ -242,7 +242,7 @@ def pfdebug(e, c, argv):
     if sub == b"decode":
         if v[4] != hll.SPARSE:
             return err("ERR HLL encoding is not sparse")
-        return hll.decode_text(hll.parse_ops(memoryview(v)[hll.HDR:])[0])
+        return hll.decode_text(memoryview(v)[hll.HDR:])
     if sub == b"encoding":
         return Simple(b"dense" if v[4] == hll.DENSE else b"sparse")
     return err("ERR Unknown PFDEBUG subcommand '%s'" % _sanitize(argv[1]))

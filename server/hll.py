@@ -200,6 +200,10 @@ def dense_add(v: bytearray, index: int, count: int) -> int:
 # -- sparse opcodes -------------------------------------------------------------------------
 
 _OP_RE = re.compile(rb"[\x40-\x7f].|[^\x40-\x7f]", re.S)
+#: every opcode covers at least one register and takes at most 2 bytes, so a sparse body
+#: that adds up to 16384 registers is never longer than this; a longer one is corrupt
+#: and is never split into opcode objects (a hostile 512 MB string would cost GBs)
+MAX_SPARSE_BODY = 2 * REGISTERS
 _ONE = [bytes((i,)) for i in range(256)]
 
 
@@ -297,39 +301,52 @@ def sparse_registers(ops: list[bytes], into: bytearray | None = None) -> bytearr
     return regs
 
 
-def decode_text(ops: list[bytes]) -> bytes:
-    """PFDEBUG DECODE's text."""
-    out = []
-    for op in ops:
+def decode_text(body) -> bytes:
+    """PFDEBUG DECODE's text (built as it goes: as big as Redis's reply, no bigger)."""
+    body = bytes(body)
+    out = bytearray()
+    end = 0
+    for m in _OP_RE.finditer(body):
+        op = m.group()
+        end = m.end()
         b = op[0]
         if b & 0x80:
-            out.append(b"v:%d,%d" % (((b >> 2) & 0x1F) + 1, (b & 3) + 1))
+            out += b"v:%d,%d " % (((b >> 2) & 0x1F) + 1, (b & 3) + 1)
         elif b < 0x40:
-            out.append(b"z:%d" % (b + 1))
+            out += b"z:%d " % (b + 1)
         else:
-            out.append(b"Z:%d" % ((((b & 0x3F) << 8) | op[1]) + 1))
-    return b" ".join(out)
+            out += b"Z:%d " % ((((b & 0x3F) << 8) | op[1]) + 1)
+    if end < len(body):  # a cut-off XZERO: its second byte is the terminating NUL
+        out += b"Z:%d " % (((body[-1] & 0x3F) << 8) + 1)
+    return bytes(out[:-1])
 
 
 # -- whole values -----------------------------------------------------------------------------
+
+def _sparse_ops(v) -> list[bytes]:
+    """Opcodes of a sparse value for the readers that need a valid one."""
+    if len(v) - HDR > MAX_SPARSE_BODY:
+        raise InvalidHll
+    return parse_ops(memoryview(v)[HDR:])[0]
+
 
 def registers(v) -> bytearray:
     """All 16384 registers of a valid HLL string (InvalidHll for a bad sparse one)."""
     if v[4] == DENSE:
         return dense_unpack(memoryview(v)[HDR:])
-    return sparse_registers(parse_ops(memoryview(v)[HDR:])[0])
+    return sparse_registers(_sparse_ops(v))
 
 
 def merge_into(acc: bytearray, v) -> bytearray:
     """acc = max(acc, registers of v), as hllMerge; InvalidHll for a bad sparse one."""
     if v[4] == DENSE:
         return bytearray(regs_max(acc, dense_unpack(memoryview(v)[HDR:])))
-    return sparse_registers(parse_ops(memoryview(v)[HDR:])[0], acc)
+    return sparse_registers(_sparse_ops(v), acc)
 
 
 def to_dense(v) -> bytearray:
     """hllSparseToDense: same header (cached value included), encoding byte 0."""
-    regs = sparse_registers(parse_ops(memoryview(v)[HDR:])[0])
+    regs = sparse_registers(_sparse_ops(v))
     out = bytearray(v[:HDR])
     out[4] = DENSE
     out += dense_pack(regs)
@@ -388,7 +405,7 @@ def count(v) -> int:
     """Cardinality of one valid HLL string, as PFCOUNT recomputes it (InvalidHll)."""
     if v[4] == DENSE:
         return estimate(histogram(dense_unpack(memoryview(v)[HDR:])))
-    return estimate(sparse_histogram(parse_ops(memoryview(v)[HDR:])[0]))
+    return estimate(sparse_histogram(_sparse_ops(v)))
 
 
 # -- sparse editing -----------------------------------------------------------------------------
@@ -404,7 +421,10 @@ class SparseEditor:
 
     def __init__(self, v) -> None:
         self.header = bytearray(v[:HDR])
-        ops, cut = parse_ops(memoryview(v)[HDR:])
+        if len(v) - HDR > MAX_SPARSE_BODY:  # corrupt, yet PFADD edits it as Redis does
+            ops, cut = [], True
+        else:
+            ops, cut = parse_ops(memoryview(v)[HDR:])
         self.raw = bytearray(v) if cut else None
         self.ops = ops
         self.starts = [0, *accumulate(_spans(ops))][:-1] if not cut else []

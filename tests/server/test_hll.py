@@ -89,6 +89,26 @@ def test_parse_ops_reads_a_cut_xzero_like_redis():
     assert hll.parse_ops(b"\x7f\xff") == ([b"\x7f\xff"], False)
 
 
+def test_hostile_long_sparse_body_is_handled_in_bounded_memory():
+    import tracemalloc
+
+    e = Engine()
+    c = e.new_client()
+    body = b"\x00" * 8_000_000  # 8M ZERO:1 opcodes: corrupt, but PFADD still edits it
+    e.execute(c, [b"SET", b"h", b"HYLL\x01" + bytes(10) + b"\x80" + body])
+    tracemalloc.start()
+    try:
+        assert e.execute(c, [b"PFCOUNT", b"h"]) == b"INVALIDOBJ Corrupted HLL object detected"
+        assert e.execute(c, [b"PFMERGE", b"d", b"h"]).startswith(b"INVALIDOBJ")
+        assert e.execute(c, [b"PFADD", b"h", b"a", b"b"]) == 1
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 6 * len(body)
+    v = e.execute(c, [b"GET", b"h"])
+    assert len(v) == 16 + len(body) and v[16:] != body
+
+
 def test_engine_in_process_basics():
     e = Engine()
     c = e.new_client()
@@ -285,6 +305,8 @@ def test_errors_and_corrupt_hlls(pair):
         "xzxz": _HDR_SPARSE + b"\x7f\xff\x7f\xff",
         "valexact": _HDR_SPARSE + b"\x7f\xfd\x81",
         "val1tail": _HDR_SPARSE + b"\x7f\xff\x80",
+        "long": _HDR_SPARSE + b"\x00" * 40000,
+        "longval": _HDR_SPARSE + b"\x7f\xff" + b"\x80\x84" * 20000,
         "bodyless": _HDR_SPARSE,
         "cached": _HDR_CACHED + b"\x7f\xfe",
         "spare": b"HYLL\x01\x07\x08\x09" + bytes(7) + b"\x80" + b"\x7f\xff",
@@ -322,3 +344,25 @@ def test_random_element_sets(pair):
         cmds += [("PFCOUNT", *keys), ("PFDEBUG", "ENCODING", keys[0])]
         cmds += [("PFCOUNT", k) for k in keys]
         pair.run(cmds)
+
+
+@pytest.mark.interop
+def test_reload_restore_and_watch(pair):
+    pair.reset()
+    pair.run([("PFADD", "sp", *_els("a", 5)), ("PFADD", "de", *_els("b", 3000)),
+              ("PFADD", "mid", *_els("c", 300))])
+    dumps = [pair.clients[0].call("DUMP", k) for k in ("sp", "de")]  # Redis's payloads
+    # loaded back, short HLLs are embstr until an HLL command unshares them
+    pair.run([("DEBUG", "RELOAD"), ("OBJECT", "ENCODING", "sp"), ("OBJECT", "ENCODING", "mid"),
+              ("PFCOUNT", "sp", "de"), ("OBJECT", "ENCODING", "sp"), ("PFCOUNT", "sp"),
+              ("OBJECT", "ENCODING", "sp"), ("PFADD", "mid", "x"), ("OBJECT", "ENCODING", "mid"),
+              ("RESTORE", "sp2", "0", dumps[0]), ("RESTORE", "de2", "0", dumps[1]),
+              ("PFCOUNT", "sp2"), ("PFCOUNT", "de2"), ("PFCOUNT", "de2", "sp2", "mid")])
+    # PFCOUNT's cache write and PFMERGE touch watched keys; PFDEBUG's conversion does not
+    pair.run([("PFADD", "w", "a"),
+              ("WATCH", "w"), ("PFCOUNT", "w"), ("MULTI",), ("PING",), ("EXEC",),
+              ("WATCH", "w"), ("PFCOUNT", "w"), ("MULTI",), ("PING",), ("EXEC",),
+              ("WATCH", "w"), ("PFDEBUG", "TODENSE", "w"), ("MULTI",), ("PING",), ("EXEC",),
+              ("WATCH", "w"), ("PFADD", "w", "a"), ("MULTI",), ("PING",), ("EXEC",),
+              ("WATCH", "w"), ("PFMERGE", "w"), ("MULTI",), ("PING",), ("EXEC",),
+              ("WATCH", "w"), ("PFADD", "w", "new"), ("MULTI",), ("PING",), ("EXEC",)])
