@@ -849,12 +849,16 @@ def _flush(parts: list, w: RdbWriter, out) -> int:
 
 def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy: bool = False,
               inputs=(), compress: bool = True, checksum: bool = True,
-              ctime: int | None = None, config: EncodingConfig = DEFAULT_CONFIG) -> WriteReport:
+              ctime: int | None = None, config: EncodingConfig = DEFAULT_CONFIG,
+              batched: bool = False) -> WriteReport:
     """Write `source` (a Dataset or Records) as an RDB file at `path`, atomically.
 
     Header, AUX and end records of the source are replaced by our own. A Dataset or a
     sequence is grouped by database with exact RESIZEDB counts; a one-pass iterator is
-    written in its own order, RESIZEDB taken from the source's hints.
+    written in its own order, RESIZEDB taken from the source's hints. `batched=True`:
+    the iterator yields lists of records, in which a plain string key may also be a
+    `(db, key, value, expire_ms)` tuple, as `RecordIterator.batches(raw_strings=True)`
+    hands them out (no `KeyRecord` built per key).
 
     Keys are encoded into a list of parts that goes to the file, and through the CRC,
     every `_FLUSH_BYTES`: per-key file writes and CRC calls cost more than encoding a
@@ -874,6 +878,8 @@ def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy
         prelude = [r for r in source if isinstance(r, (Function, ModuleAux))]
         groups = _group_by_db(r for r in source if isinstance(r, KeyRecord))
         stream = None
+    elif batched:
+        prelude, groups, stream = [], [], chain.from_iterable(source)
     else:
         prelude, groups, stream = [], [], iter(source)
 
@@ -931,58 +937,77 @@ def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy
         hint: tuple[int, int, int] | None = None
         pending_db: int | None = None
         key_cls = KeyRecord
+
+        def switch_db(db: int) -> None:
+            _flush(parts, w, out)
+            out.write(w.select_db(db))
+            if hint is not None and hint[0] == db:
+                out.write(w.resize_db(hint[1], hint[2]))
+            else:
+                out.write(w.resize_db(0, 0))
+
         for rec in records:
-            if type(rec) is key_cls or isinstance(rec, KeyRecord):
-                if rec.db != current_db and _kept(rec, version):
-                    pending = _flush(parts, w, out)
-                    current_db = rec.db
-                    out.write(w.select_db(rec.db))
-                    if hint is not None and hint[0] == rec.db:
-                        out.write(w.resize_db(hint[1], hint[2]))
-                    else:
-                        out.write(w.resize_db(0, 0))
+            cls = type(rec)
+            if cls is tuple:  # a plain string key from a parser batch
+                db, k, v, expire = rec
+                if db != current_db:
+                    pending = 0
+                    switch_db(db)
+                    current_db = db
+                data = None
+            elif cls is key_cls or isinstance(rec, KeyRecord):
+                db = rec.db
+                if db != current_db and _kept(rec, version):
+                    pending = 0
+                    switch_db(db)
+                    current_db = db
                 if rec.type == 0 and rec.idle is None and rec.freq is None:
-                    # encode_string inlined for what it would leave raw (<= 20 bytes,
-                    # no integer lead byte); the rest goes through it.
                     k = rec.key
                     v = rec.value
-                    n = len(k)
-                    m = len(v)
-                    try:
-                        if n <= 20 and (n > 11 or (n and k[0] not in int_lead)):
-                            if m <= 20 and (m > 11 or (m and v[0] not in int_lead)):
-                                data = _KEY_STRING + short[n] + k + short[m] + v
-                            else:
-                                data = _KEY_STRING + short[n] + k + enc(v, compress, version)
-                        else:
-                            data = _KEY_STRING + enc(k, compress, version) + enc(
-                                v, compress, version)
-                    except UnsupportedError as e:
-                        raise e.located(key=rec.key, db=rec.db)
-                    if rec.expire_ms is not None:
-                        data = _EXPIRE_MS_OP + _ms(rec.expire_ms) + data
-                    plain += 1
+                    expire = rec.expire_ms
+                    data = None
                 else:
                     data = key_bytes(rec)
-                n = len(data)
-                if n < _FLUSH_BYTES:
-                    put(data)
-                    pending += n
-                    if pending >= _FLUSH_BYTES:
-                        pending = _flush(parts, w, out)
-                else:  # a big value goes out as it is, not copied into a batch
+            else:
+                if isinstance(rec, SelectDb):
+                    pending_db = rec.db
+                elif isinstance(rec, ResizeDb):
+                    if pending_db is not None:
+                        hint = (pending_db, rec.db_size, rec.expires_size)
+                elif isinstance(rec, ModuleAux) and rec.when == 2:
+                    after.append(rec)
+                elif isinstance(rec, (Function, ModuleAux)):
                     pending = _flush(parts, w, out)
-                    out.write(w._emit(data))
-            elif isinstance(rec, SelectDb):
-                pending_db = rec.db
-            elif isinstance(rec, ResizeDb):
-                if pending_db is not None:
-                    hint = (pending_db, rec.db_size, rec.expires_size)
-            elif isinstance(rec, ModuleAux) and rec.when == 2:
-                after.append(rec)
-            elif isinstance(rec, (Function, ModuleAux)):
+                    out.write(other_bytes(rec))
+                continue
+            if data is None:
+                # A plain string key without eviction hints: encode_string inlined for
+                # what it leaves raw (<= 20 bytes, no integer lead byte).
+                n = len(k)
+                m = len(v)
+                try:
+                    if n <= 20 and (n > 11 or (n and k[0] not in int_lead)):
+                        if m <= 20 and (m > 11 or (m and v[0] not in int_lead)):
+                            data = _KEY_STRING + short[n] + k + short[m] + v
+                        else:
+                            data = _KEY_STRING + short[n] + k + enc(v, compress, version)
+                    else:
+                        data = _KEY_STRING + enc(k, compress, version) + enc(
+                            v, compress, version)
+                except UnsupportedError as e:
+                    raise e.located(key=k, db=db)
+                if expire is not None:
+                    data = _EXPIRE_MS_OP + _ms(expire) + data
+                plain += 1
+            n = len(data)
+            if n < _FLUSH_BYTES:
+                put(data)
+                pending += n
+                if pending >= _FLUSH_BYTES:
+                    pending = _flush(parts, w, out)
+            else:  # a big value goes out as it is, not copied into a batch
                 pending = _flush(parts, w, out)
-                out.write(other_bytes(rec))
+                out.write(w._emit(data))
         _flush(parts, w, out)
         report.keys += plain
 

@@ -237,3 +237,53 @@ def test_functions_between_keys_keep_file_order(tmp_path, monkeypatch):
             if isinstance(r, (KeyRecord, Function))]
     assert seen.index("Function") == sum(1 for r in recs[:1500]
                                          if r.kind not in W._COLLECTIONS or r.value)
+
+
+# ---------------------------------------------------------------------------------
+# Parser batches with raw string tuples (`batched=True`)
+
+
+def _compare_batched(paths, tmp_path, version) -> int:
+    compared = 0
+    for src in paths:
+        try:
+            want_report = W.write_rdb(tmp_path / "a.rdb", reader.iter_records(src),
+                                      version=version, lossy=True, ctime=1)
+        except Exception:
+            continue  # corrupt on purpose: not a writer question
+        got_report = W.write_rdb(tmp_path / "b.rdb",
+                                 reader.iter_records(src).batches(raw_strings=True),
+                                 version=version, lossy=True, ctime=1, batched=True)
+        assert (tmp_path / "b.rdb").read_bytes() == (tmp_path / "a.rdb").read_bytes(), src
+        assert got_report == want_report
+        compared += 1
+    return compared
+
+
+@pytest.mark.parametrize("version", [7, 9, 10, 12])
+def test_parser_batches_give_the_bytes_of_records(fixtures_dir, tmp_path, version):
+    """Raw-string parser batches and records of every fixture: the same file."""
+    assert _compare_batched(sorted((fixtures_dir / "rdb").glob("*.rdb")), tmp_path, version) >= 8
+
+
+@pytest.mark.parametrize("version", [9, 10])
+def test_parser_batches_of_the_corpus(corpus_dir, tmp_path, version):
+    assert _compare_batched(sorted(corpus_dir.rglob("*.rdb")), tmp_path, version) > 20
+
+
+def test_batched_tuples_switch_databases_and_mix_with_records(tmp_path, monkeypatch):
+    monkeypatch.setattr(W, "_FLUSH_BYTES", 4096)
+    recs = _records()
+    as_tuples = [(r.db, r.key, r.value, r.expire_ms)
+                 if r.type == RdbType.STRING and r.idle is None and r.freq is None else r
+                 for r in recs]
+    assert sum(type(x) is tuple for x in as_tuples) > 2000
+    batches = [[SelectDb(0), ResizeDb(7, 1)]]
+    batches += [as_tuples[i:i + 97] for i in range(0, len(as_tuples), 97)]
+    W.write_rdb(tmp_path / "a.rdb", iter([SelectDb(0), ResizeDb(7, 1), *recs]), ctime=1)
+    report = W.write_rdb(tmp_path / "b.rdb", iter(batches), ctime=1, batched=True)
+    data = (tmp_path / "b.rdb").read_bytes()
+    assert data == (tmp_path / "a.rdb").read_bytes()
+    assert report.keys == sum(1 for r in recs if r.kind not in W._COLLECTIONS or r.value)
+    got = [r for r in reader.iter_records(io.BytesIO(data)) if isinstance(r, KeyRecord)]
+    assert {r.db for r in got} == {0, 3}
