@@ -65,6 +65,22 @@ def test_interleave_round_trip():
     assert gh.interleave(1, 0) == 1 and gh.interleave(0, 1) == 2
 
 
+@given(st.lists(st.sampled_from([0.0, 1.0, 2.5, 3.0, 7.0]) | st.floats(0, 10), max_size=120),
+       st.integers(1, 130), st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_sorts_order_as_a_sort_would(dists, n, desc):
+    from server.cmd_geo import _cmp, _msort, _pqsort
+
+    hits = [[d, i] for i, d in enumerate(dists)]
+    stable = sorted(hits, key=lambda h: h[0], reverse=desc)
+    cmp = (lambda a, b: -_cmp(a, b)) if desc else _cmp
+    assert _msort(list(hits), cmp) == stable
+    part = list(hits)
+    _pqsort(part, 0, len(part), cmp, min(n, len(part)) - 1)
+    assert sorted(part, key=lambda h: h[1]) == hits           # a permutation
+    assert [h[0] for h in part[:n]] == [h[0] for h in stable[:n]]
+
+
 # -- the two servers --------------------------------------------------------------------------
 
 def _read_raw(f) -> bytes:
