@@ -23,7 +23,6 @@ _docs.SYNTAX.update({
     "pfcount": "key:key ...",
     "pfmerge": "destkey:key sourcekey:key ...",
     "pfdebug": "subcommand key:key",
-    "pfselftest": "",
 })
 
 

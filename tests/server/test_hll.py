@@ -110,6 +110,27 @@ def test_hostile_long_sparse_body_is_handled_in_bounded_memory():
     assert len(v) == 16 + len(body) and v[16:] != body
 
 
+def test_sparse_max_bytes_directive_from_a_config_file():
+    from server.config import Config, apply_text
+
+    def encoding_after_adds(conf: bytes):
+        cfg = Config()
+        apply_text(cfg, conf, source="redis.conf")
+        e = Engine(cfg)
+        c = e.new_client()
+        e.execute(c, [b"PFADD", b"h", *(b"e%d" % i for i in range(30))])
+        v = e.execute(c, [b"GET", b"h"])
+        return e.execute(c, [b"PFDEBUG", b"ENCODING", b"h"]), len(v), \
+            e.execute(c, [b"CONFIG", b"GET", b"hll-sparse-max-bytes"])
+
+    enc, size, got = encoding_after_adds(b"")
+    assert enc == b"sparse" and got == [(b"hll-sparse-max-bytes", b"3000")]
+    enc, dsize, got = encoding_after_adds(b"hll-sparse-max-bytes %d\n" % (size - 1))
+    assert enc == b"dense" and dsize == hll.DENSE_SIZE
+    assert got == [(b"hll-sparse-max-bytes", b"%d" % (size - 1))]
+    assert encoding_after_adds(b"hll-sparse-max-bytes %d\n" % size)[0] == b"sparse"
+
+
 def test_engine_in_process_basics():
     e = Engine()
     c = e.new_client()
