@@ -359,6 +359,32 @@ def test_writes_stores_and_aof(pair):
 
 
 @pytest.mark.interop
+def test_plain_sorted_set_scores(pair):
+    """Any zset is a geo set to Redis: fractional, negative, huge and infinite scores
+    decode through C's double -> uint64 conversion."""
+    scores = ["-1", "1.5", "1e300", "inf", "-inf", "9223372036854775808",
+              "18446744073709551616", "-9223372036854775808", "-9223372036854777856",
+              "4503599627370495.5", "4503599627370496", "9007199254740993", "3479099956230698.25",
+              "3479099956230697.75", "0", "-0"]
+    cmds = [["ZADD", "z", *[x for i, s in enumerate(scores) for x in (s, f"s{i}")]],
+            ["ZADD", "z", "3479099956230698", ""],
+            ["GEOADD", "z", "13.361389", "38.115556", "\x00bin\r\nary"]]
+    names = [f"s{i}" for i in range(len(scores))] + ["", "\x00bin\r\nary"]
+    cmds += [["GEOPOS", "z", *names], ["GEOHASH", "z", *names]]
+    cmds += [["GEODIST", "z", a, b] for a in names[:6] for b in names[-4:]]
+    cmds += ["GEORADIUSBYMEMBER z s1 100 km WITHHASH WITHCOORD WITHDIST",
+             ["GEOSEARCH", "z", "FROMMEMBER", "", "BYBOX", "1", "1", "km", "WITHHASH", "ASC"],
+             "GEOSEARCH z FROMLONLAT -180 -85.05112878 BYRADIUS 10 km WITHHASH WITHCOORD",
+             "GEOSEARCH z FROMLONLAT 180 85.05112878 BYRADIUS 10 km WITHHASH WITHCOORD",
+             "GEORADIUS z 13.361389 38.115556 0 m WITHHASH",
+             "GEOSEARCH z FROMMEMBER s9 BYBOX 0 0 m WITHHASH",
+             "GEOSEARCHSTORE out z FROMLONLAT 13.361389 38.115556 BYRADIUS 1 m STOREDIST",
+             "ZRANGE out 0 -1 WITHSCORES"]
+    pair.check(cmds)
+    pair.check(cmds, resp3=True)
+
+
+@pytest.mark.interop
 def test_huge_areas_and_poles(pair):
     rnd = random.Random(3)
     pts = _points(rnd, 400)
