@@ -287,12 +287,13 @@ def test_promotion_to_dense_at_default_and_small_threshold(pair):
     cmds += [("PFCOUNT", "big"), ("PFADD", "big", *_els("e", 2000, 5000)), ("PFCOUNT", "big")]
     replies = pair.run(cmds)
     assert "dense" in replies and "sparse" in replies
-    pair.run([("CONFIG", "SET", "hll-sparse-max-bytes", "60"), ("CONFIG", "GET", "hll-sparse-max-bytes")]
+    limit = ("CONFIG", "SET", "hll-sparse-max-bytes")
+    pair.run([(*limit, "60"), ("CONFIG", "GET", "hll-sparse-max-bytes")]
              + [("PFADD", "small", e) for e in _els("s", 40)]
-             + [("PFDEBUG", "ENCODING", "small"), ("PFCOUNT", "small"),
-                ("CONFIG", "SET", "hll-sparse-max-bytes", "0"), ("PFADD", "zero", "a"),
-                ("PFADD", "zero2"), ("PFADD", "zero2", "b"), ("PFDEBUG", "ENCODING", "zero"),
-                ("PFDEBUG", "ENCODING", "zero2"), ("CONFIG", "SET", "hll-sparse-max-bytes", "3000")])
+             + [("PFDEBUG", "ENCODING", "small"), ("PFCOUNT", "small"), (*limit, "0"),
+                ("PFADD", "zero", "a"), ("PFADD", "zero2"), ("PFADD", "zero2", "b"),
+                ("PFDEBUG", "ENCODING", "zero"), ("PFDEBUG", "ENCODING", "zero2"),
+                (*limit, "3000")])
     pair.run([("PFADD", "t", *_els("t", 30)), ("PFDEBUG", "TODENSE", "t"),
               ("PFDEBUG", "TODENSE", "t"), ("PFDEBUG", "ENCODING", "t"),
               ("PFADD", "g", *_els("g", 30)), ("PFDEBUG", "GETREG", "g"),
@@ -440,11 +441,13 @@ def test_random_crafted_sparse_strings(pair):
                                              else bytes(7) + b"\x80")
         cmds.append(("SET", k, hdr + _random_sparse(rng)))
         if rng.random() < 0.3:
-            cmds.append(("CONFIG", "SET", "hll-sparse-max-bytes", str(rng.choice((200, 400, 3000)))))
+            limit = str(rng.choice((200, 400, 3000)))
+            cmds.append(("CONFIG", "SET", "hll-sparse-max-bytes", limit))
         for _ in range(rng.randint(1, 4)):
             op = rng.randrange(6)
             if op < 3:
-                cmds.append(("PFADD", k, *[rng.randbytes(4) for _ in range(rng.choice((1, 5, 40)))]))
+                n = rng.choice((1, 5, 40))
+                cmds.append(("PFADD", k, *[rng.randbytes(4) for _ in range(n)]))
             elif op == 3:
                 cmds.append(("PFCOUNT", k))
             elif op == 4:
