@@ -79,17 +79,29 @@ def to_int_range(b: bytes, lo: int, hi: int, error) -> int:
 
 
 _FLOAT_OK = re.compile(rb"[+-]?(?:inf(?:inity)?|(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\Z", re.I)
+_HEX_FLOAT = re.compile(rb"[+-]?0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[+-]?\d+)?\Z",
+                        re.I)
+_NONZERO_MANTISSA = re.compile(rb"[+-]?(?:[0.]*[1-9]|0x[0.]*[1-9a-f])", re.I)
 
 
 def to_float(b: bytes, error=NOT_FLOAT) -> float:
-    """strtod semantics as Redis checks them: whole string, no spaces, no NaN, no overflow."""
+    """strtod semantics as Redis checks them: whole string, no spaces, no NaN, no
+    overflow, no underflow to zero; C99 hex floats too."""
     if b.isdigit():
         return float(b)
-    if not _FLOAT_OK.match(b):
+    if _FLOAT_OK.match(b):
+        v = float(b)
+    elif _HEX_FLOAT.match(b):
+        try:
+            v = float.fromhex(b.decode())
+        except OverflowError:
+            raise CommandError(error) from None
+    else:
         raise CommandError(error)
-    v = float(b)
     if math.isinf(v) and b"inf" not in b.lower():
-        raise CommandError(error)
+        raise CommandError(error)       # ERANGE, HUGE_VAL
+    if v == 0.0 and _NONZERO_MANTISSA.match(b):
+        raise CommandError(error)       # ERANGE, underflow to zero
     return v
 
 

@@ -571,7 +571,8 @@ def _acl_cats(cmd):
     if "readonly" in cmd.flags:
         cats.append(b"@read")
     if cmd.group in ("string", "list", "hash", "set", "sorted-set", "stream", "bitmap",
-                     "keyspace", "connection", "transactions", "scripting"):
+                     "keyspace", "connection", "transactions", "scripting", "geo",
+                     "hyperloglog"):
         cats.append(b"@" + cmd.group.replace("sorted-set", "sortedset").replace(
             "transactions", "transaction").encode())
     if "fast" in cmd.flags:

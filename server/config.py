@@ -162,8 +162,11 @@ class Config:
         if kind == "int":
             if name in _MEMORY:
                 n = parse_memory(raw)
-                if n is None:
+                if n is None or raw.startswith("-"):   # memtoull refuses a sign
                     raise ConfigError("argument must be a memory value")
+                if n > 9223372036854775807 and name != "maxmemory":   # ULLONG in Redis
+                    raise ConfigError(
+                        "argument must be between 0 and 9223372036854775807 inclusive")
             else:
                 n = int(raw) if re.fullmatch(r"-?\d+", raw) else None
                 if n is None:

@@ -449,5 +449,6 @@ def _load_command_modules() -> None:
     if _loaded:
         return
     _loaded = True
-    from . import (cmd_hash, cmd_keys, cmd_list, cmd_pubsub, cmd_server,  # noqa: F401
-                   cmd_set, cmd_sort, cmd_stream, cmd_string, cmd_zset)
+    from . import (cmd_geo, cmd_hash, cmd_hll, cmd_keys, cmd_list,  # noqa: F401
+                   cmd_pubsub, cmd_server, cmd_set, cmd_sort, cmd_stream, cmd_string,
+                   cmd_zset)
