@@ -38,4 +38,72 @@ def compress(data: bytes) -> bytes | None:
     n = len(data)
     if n <= LZF_MIN_INPUT:
         return None
-    return lzf.compress(bytes(data), n - 4)
+    return compress_within(bytes(data), n - 4)
+
+
+def compress_within(data: bytes, out_len: int) -> bytes | None:
+    """What Redis's `lzf_compress(data, n, out, out_len)` gives: the compressed bytes, or
+    None where it gives up.
+
+    python-lzf makes the same stream (same liblzf algorithm) but judges the space left
+    differently near the end (it may return a stream Redis's copy refuses, even one byte
+    over `out_len`), so the stream is made with room to spare and Redis's own checks are
+    replayed on it when it lands within their slack of `out_len`."""
+    packed = lzf.compress(data, len(data) + len(data) // 16 + 64)
+    if packed is None:
+        return None
+    size = len(packed)
+    if size > out_len:
+        return None
+    if size + 4 <= out_len or _redis_keeps(packed, len(data), out_len):
+        return packed
+    return None
+
+
+def _redis_keeps(stream: bytes, in_len: int, out_len: int) -> bool:
+    """Replay liblzf's (Redis 7.0's src/lzf_c.c) space checks along a finished stream.
+
+    Its output pointer `op` always has one byte reserved for the header of the literal
+    run in progress; a literal byte copied in the main loop needs op < out_len, a back
+    reference needs op + 4 < out_len where it starts (after an empty run's header is
+    taken back), and leaving the main loop (the input's last 2 bytes, or fewer, go
+    unchecked) needs op + 3 <= out_len."""
+    op, lit, ip, i = 1, 0, 0, 0
+    main_end = in_len - 2
+    checked_tail = False
+    n = len(stream)
+    while i < n:
+        ctrl = stream[i]
+        if ctrl < 32:                      # literal run of ctrl + 1 bytes
+            for _ in range(ctrl + 1):
+                if ip < main_end:
+                    if op >= out_len:
+                        return False
+                elif not checked_tail:
+                    if op + 3 > out_len:
+                        return False
+                    checked_tail = True
+                op += 1
+                lit += 1
+                ip += 1
+                if lit == 32:
+                    op += 1
+                    lit = 0
+            i += ctrl + 2
+            continue
+        length = ctrl >> 5
+        size = 2
+        if length == 7:
+            length += stream[i + 1]
+            size = 3
+        if lit == 0:
+            op -= 1                         # the empty run's header is taken back
+        if op + 4 >= out_len:
+            return False
+        op += size + 1
+        lit = 0
+        ip += length + 2
+        i += size
+    if not checked_tail and op + 3 > out_len:
+        return False
+    return True
