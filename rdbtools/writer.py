@@ -858,7 +858,8 @@ def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy
     written in its own order, RESIZEDB taken from the source's hints. `batched=True`:
     the iterator yields lists of records, in which a plain string key may also be a
     `(db, key, value, expire_ms)` tuple, as `RecordIterator.batches(raw_strings=True)`
-    hands them out (no `KeyRecord` built per key).
+    hands them out (no `KeyRecord` built per key). A `RecordIterator` itself (what
+    `iter_records` returns) is read that way: pass it fresh, as for `dump_records`.
 
     Keys are encoded into a list of parts that goes to the file, and through the CRC,
     every `_FLUSH_BYTES`: per-key file writes and CRC calls cost more than encoding a
@@ -880,6 +881,9 @@ def write_rdb(path, source, *, version: int = C.RDB_VERSION_DEFAULT_WRITE, lossy
         stream = None
     elif batched:
         prelude, groups, stream = [], [], chain.from_iterable(source)
+    elif getattr(source, "batches", None) is not None:
+        prelude, groups = [], []
+        stream = chain.from_iterable(source.batches(raw_strings=True))
     else:
         prelude, groups, stream = [], [], iter(source)
 

@@ -247,14 +247,21 @@ def _compare_batched(paths, tmp_path, version) -> int:
     compared = 0
     for src in paths:
         try:
-            want_report = W.write_rdb(tmp_path / "a.rdb", reader.iter_records(src),
+            # iter() of a RecordIterator is a plain chain of records: the record path.
+            want_report = W.write_rdb(tmp_path / "a.rdb", iter(reader.iter_records(src)),
                                       version=version, lossy=True, ctime=1)
         except Exception:
             continue  # corrupt on purpose: not a writer question
+        want = (tmp_path / "a.rdb").read_bytes()
         got_report = W.write_rdb(tmp_path / "b.rdb",
                                  reader.iter_records(src).batches(raw_strings=True),
                                  version=version, lossy=True, ctime=1, batched=True)
-        assert (tmp_path / "b.rdb").read_bytes() == (tmp_path / "a.rdb").read_bytes(), src
+        assert (tmp_path / "b.rdb").read_bytes() == want, src
+        assert got_report == want_report
+        # The iterator itself is read through its batches.
+        got_report = W.write_rdb(tmp_path / "c.rdb", reader.iter_records(src),
+                                 version=version, lossy=True, ctime=1)
+        assert (tmp_path / "c.rdb").read_bytes() == want, src
         assert got_report == want_report
         compared += 1
     return compared
@@ -287,3 +294,16 @@ def test_batched_tuples_switch_databases_and_mix_with_records(tmp_path, monkeypa
     assert report.keys == sum(1 for r in recs if r.kind not in W._COLLECTIONS or r.value)
     got = [r for r in reader.iter_records(io.BytesIO(data)) if isinstance(r, KeyRecord)]
     assert {r.db for r in got} == {0, 3}
+
+
+def test_record_iterator_is_read_through_raw_batches(fixtures_dir, tmp_path, monkeypatch):
+    seen = []
+    original = reader.RecordIterator.batches
+
+    def spy(self, *, raw_strings=False):
+        seen.append(raw_strings)
+        return original(self, raw_strings=raw_strings)
+
+    monkeypatch.setattr(reader.RecordIterator, "batches", spy)
+    W.write_rdb(tmp_path / "a.rdb", reader.iter_records(fixtures_dir / "rdb" / "all-types.rdb"))
+    assert seen == [True]
