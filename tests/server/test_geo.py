@@ -510,6 +510,28 @@ def test_random_searches_match_redis(pair, case):
     pair.check([_geoadd("h", pts), *queries])
 
 
+_TOKENS = ["WITHDIST", "withhash", "WithCoord", "ANY", "asc", "DESC", "COUNT", "3", "0", "-1",
+           "x", "STORE", "STOREDIST", "FROMMEMBER", "a", "nope", "FROMLONLAT", "12.5", "41.9",
+           "200", "inf", "BYRADIUS", "BYBOX", "100", "km", "M", "yd", "dst", "1e3"]
+_FORMS = [["GEORADIUS", "{k}", "12.5", "41.9", "100", "km"], ["GEORADIUS_RO", "{k}", "12", "42", "1", "mi"],
+          ["GEORADIUSBYMEMBER", "{k}", "a", "100", "km"], ["GEORADIUSBYMEMBER_RO", "{k}", "b", "9", "KM"],
+          ["GEOSEARCH", "{k}"], ["GEOSEARCHSTORE", "dst", "{k}"]]
+
+
+@pytest.mark.interop
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(_FORMS), st.sampled_from(["g", "nokey", "s"]),
+                          st.lists(st.sampled_from(_TOKENS), max_size=10)), min_size=1, max_size=12))
+def test_option_soup_matches_redis(pair, commands):
+    """Options in any order and number, good and bad: the same reply or the same error."""
+    cmds = ["GEOADD g 12.5 41.9 a 12.6 41.95 b 13 42 c", "SET s v", "SET dst old"]
+    for form, key, tokens in commands:
+        cmds.append([t.format(k=key) for t in form] + tokens)
+    cmds.append("TYPE dst")
+    pair.check(cmds)
+
+
 @pytest.mark.slow
 @pytest.mark.interop
 @settings(max_examples=1500, deadline=None,
