@@ -23,6 +23,9 @@ _M64 = (1 << 64) - 1
 _EVEN = 0x5555555555555555
 _ODD = 0xAAAAAAAAAAAAAAAA
 _TWO63 = 9223372036854775808.0
+_LAT_SCALE = LAT_MAX - LAT_MIN
+_LON_SCALE = LON_MAX - LON_MIN
+_DIV26 = float(1 << STEP_MAX)
 
 #: a cell is (bits, step); Redis's "zeroed" neighbour is NONE
 NONE = (0, 0)
@@ -107,17 +110,22 @@ def score_to_bits(score: float) -> int:
 
 
 def decode_score(score: float) -> tuple[float, float]:
-    """(longitude, latitude) Redis reports for a member's score: its cell's centre."""
-    lon_lo, lon_hi, lat_lo, lat_hi = cell_area(score_to_bits(score), STEP_MAX)
-    lon = (lon_lo + lon_hi) / 2
+    """(longitude, latitude) Redis reports for a member's score: its cell's centre.
+
+    cell_area() at step 26, inlined: searches call this once per candidate."""
+    bits = score_to_bits(score)
+    ilat, ilon = _squeeze(bits), _squeeze(bits >> 1)
+    lon = ((LON_MIN + (ilon * 1.0 / _DIV26) * _LON_SCALE) +
+           (LON_MIN + ((ilon + 1) * 1.0 / _DIV26) * _LON_SCALE)) / 2
     if lon > LON_MAX:
         lon = LON_MAX
-    if lon < LON_MIN:
+    elif lon < LON_MIN:
         lon = LON_MIN
-    lat = (lat_lo + lat_hi) / 2
+    lat = ((LAT_MIN + (ilat * 1.0 / _DIV26) * _LAT_SCALE) +
+           (LAT_MIN + ((ilat + 1) * 1.0 / _DIV26) * _LAT_SCALE)) / 2
     if lat > LAT_MAX:
         lat = LAT_MAX
-    if lat < LAT_MIN:
+    elif lat < LAT_MIN:
         lat = LAT_MIN
     return lon, lat
 
