@@ -27,6 +27,7 @@ from lzf import compress as lzf_raw
 from . import constants as C
 from ._crc import crc64
 from ._downgrade import LossyConversion, Loss, check_key, strip_key
+from ._lzf import compress_within as lzf_within
 from .build import (ListpackBuilder, ZiplistBuilder, build_intset, build_listpack,
                     canonical_int, listpack_entry, ziplist_entry)
 from .constants import TYPE_KIND, Kind, Opcode, RdbType
@@ -145,7 +146,7 @@ def encode_string(data: bytes, compress: bool = True, version: int = 10) -> byte
                 return enc
     if n > 20 and compress:
         # Redis's rule (as rdbtools._lzf.compress): keep LZF only if it saves 4 bytes.
-        packed = lzf_raw(data if type(data) is bytes else bytes(data), n - 4)
+        packed = lzf_within(data if type(data) is bytes else bytes(data), n - 4)
         if packed is not None:
             return b"\xc3" + encode_len(len(packed), version) + encode_len(n, version) + packed
     if n < 64:
@@ -391,6 +392,8 @@ def _node_string(blob: bytes, in_memory_lzf: bool, compress: bool, version: int)
     """A node as saved: inner nodes of a compressed quicklist are already LZF in memory
     and are written as such even with rdbcompression off; others as any string."""
     if in_memory_lzf and len(blob) >= QUICKLIST_MIN_COMPRESS_BYTES:
+        # Redis's own bound (len(blob)) is never the deciding one here: the stream
+        # must also save 8 bytes, and python-lzf and liblzf differ only near the bound.
         packed = lzf_raw(blob, len(blob))
         if packed is not None and len(packed) + QUICKLIST_MIN_COMPRESS_IMPROVE < len(blob):
             return (b"\xc3" + encode_len(len(packed), version) + encode_len(len(blob), version)

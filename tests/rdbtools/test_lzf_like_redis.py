@@ -10,6 +10,8 @@ import pytest
 
 from rdbtools import _lzf
 from rdbtools._values import read_len
+from rdbtools.constants import Kind
+from rdbtools.payload import create_payload
 from tests.support.realredis import RealRedis, need_binary
 
 
@@ -66,6 +68,7 @@ def test_compress_decisions_match_redis_dump(tmp_path):
             payload = cli.dump(b"v%d" % i)
             want = _redis_stored(payload)
             assert _lzf.compress(v) == want, (i, len(v), v)
+            assert create_payload(Kind.STRING, v) == payload, (i, len(v), v)
             packed = _lzf.lzf.compress(v, 2 * len(v) + 64)
             near += packed is not None and len(v) - 8 <= len(packed) <= len(v) - 3
         cli.close()
