@@ -14,30 +14,16 @@ Targets (issue 2): within 4x of the C tool, peak RSS under 100 MB.
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import sys
 
-from bench.common import populated_rdb, ratio_line, rdbkit_script, timed
+from bench.common import best_of, populated_rdb, ratio_line, rdbkit_script
 
 #: The reader alone: every record of the file, nothing done with them.
 READER = ("import sys, rdbtools\n"
           "n = 0\n"
           "for _ in rdbtools.iter_records(sys.argv[1]):\n"
           "    n += 1\n")
-
-
-def best_of(repeat: int, label: str, argv: list[str]):
-    """The fastest of `repeat` runs, and the CPU seconds that run used."""
-    best = cpu = None
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        run = timed(label, argv)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        if best is None or run.seconds < best.seconds:
-            best, cpu = run, used
-    return best, cpu
 
 
 def main(argv=None) -> int:

@@ -62,6 +62,23 @@ def timed(label: str, argv: list[str], *, stdout=subprocess.DEVNULL, stdin=None)
     return Run(label, elapsed, peak_kb / 1024.0, os.waitstatus_to_exitcode(status))
 
 
+def best_of(repeat: int, label: str, argv: list[str], stdout=subprocess.DEVNULL
+            ) -> tuple[Run, float]:
+    """The fastest of `repeat` runs of argv, and the CPU seconds (user+sys) that run used
+    (the machine is shared: the best run is the least disturbed one)."""
+    import resource
+
+    best = cpu = None
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        run = timed(label, argv, stdout=stdout)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        if best is None or run.seconds < best.seconds:
+            best, cpu = run, used
+    return best, cpu
+
+
 PYCACHE = Path(tempfile.gettempdir()) / "rdbkit-bench-pycache"
 
 

@@ -15,12 +15,11 @@ JSON path's duplicate-key check. Opt-in: not run by the test suite.
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import tempfile
 from pathlib import Path
 
-from bench.common import OUT, Run, populated_rdb, rdbkit_script, timed
+from bench.common import OUT, best_of, populated_rdb, rdbkit_script
 
 TARGET_S_PER_MILLION = 5.0
 
@@ -41,19 +40,6 @@ def digest(path: Path) -> str:
     out = subprocess.run([rdbkit_script("rdbkit"), "digest", "--keep-expired", str(path)],
                          capture_output=True, text=True, check=True).stdout
     return out.split()[0]
-
-
-def best_of(repeat: int, label: str, argv: list[str]) -> tuple[Run, float]:
-    """The fastest of `repeat` runs, and the CPU seconds (user+sys) that run used."""
-    best = cpu = None
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        run = timed(label, argv)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        if best is None or run.seconds < best.seconds:
-            best, cpu = run, used
-    return best, cpu
 
 
 def main(argv=None) -> int:

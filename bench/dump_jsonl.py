@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
-from bench.common import (OUT, ROOT, populated_rdb, ratio_line, rdbkit_script, timed,
+from bench.common import (OUT, ROOT, best_of, populated_rdb, ratio_line, rdbkit_script,
                           use_bytecode)
 
 DEFAULT_VENV = Path("/tmp/rdbkit-bench-redis-rdb-tools")
@@ -39,19 +38,6 @@ def rdb_tools_script(venv: Path) -> str:
         # Optional C LZF speedup, as its README recommends; fine if it does not build.
         subprocess.run(pip + ["python-lzf"], check=False)
     return str(script)
-
-
-def best_of(repeat: int, label: str, argv: list[str], stdout):
-    """The fastest of `repeat` runs, and the CPU seconds that run used."""
-    best = cpu = None
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        run = timed(label, argv, stdout=stdout)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        if best is None or run.seconds < best.seconds:
-            best, cpu = run, used
-    return best, cpu
 
 
 def main(argv=None) -> int:
