@@ -294,3 +294,25 @@ def test_cgroup_cpu_quota(tmp_path, files, want):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     assert parallel._cgroup_quota(str(tmp_path)) == want
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_mutated_files_give_the_same_text_or_error(mixed_rdb, tmp_path, seed):
+    """Random byte damage anywhere: the split dump writes what the one-process dump
+    writes and fails (or not) with the same error at the same record."""
+    rng = random.Random(seed)
+    data = bytearray(mixed_rdb.read_bytes())
+    data[-8:] = bytes(8)          # a stored CRC of 0 is not checked: damage must show
+    for _ in range(rng.randint(1, 4)):
+        at = rng.randrange(9, len(data))
+        data[at] = rng.randrange(256)
+    path = tmp_path / f"m{seed}.rdb"
+    path.write_bytes(bytes(data))
+    chunk = rng.choice([200, 777, 4096])
+    try:
+        want, _ = serial(path, "jsonl")
+    except FormatError:
+        _same_failure(path)
+        return
+    got, _ = split(path, "jsonl", jobs=rng.choice([2, 3]), chunk=chunk)
+    assert got == want
