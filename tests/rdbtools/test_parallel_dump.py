@@ -215,17 +215,23 @@ def test_eligible(mixed_rdb, tmp_path):
     assert not parallel.eligible(j, "jsonl", 2, min_bytes=1)
 
 
+def _spy_on_split_dumps(monkeypatch, *, chunk: int) -> list:
+    """Any file is big enough to split; returns the list of `jobs` each split dump got."""
+    monkeypatch.setattr(parallel, "MIN_BYTES", 1)
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", chunk)
+    calls: list = []
+    real = parallel.dump_parallel
+    monkeypatch.setattr(parallel, "dump_parallel",
+                        lambda *a, **k: calls.append(k["jobs"]) or real(*a, **k))
+    return calls
+
+
 def test_cli_jobs_gives_the_same_output(mixed_rdb, monkeypatch):
     from click.testing import CliRunner
 
     from rdbtools.cli.dump import command
 
-    monkeypatch.setattr(parallel, "MIN_BYTES", 1)
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", 5000)
-    calls = []
-    real = parallel.dump_parallel
-    monkeypatch.setattr(parallel, "dump_parallel",
-                        lambda *a, **k: calls.append(k["jobs"]) or real(*a, **k))
+    calls = _spy_on_split_dumps(monkeypatch, chunk=5000)
     runner = CliRunner()
     one = runner.invoke(command, ["--format", "jsonl", "-j", "1", str(mixed_rdb)])
     two = runner.invoke(command, ["--format", "jsonl", "-j", "2", str(mixed_rdb)])
@@ -237,12 +243,7 @@ def test_cli_jobs_gives_the_same_output(mixed_rdb, monkeypatch):
 def test_convert_to_json_uses_the_workers(mixed_rdb, tmp_path, monkeypatch):
     from rdbtools.convert import convert
 
-    monkeypatch.setattr(parallel, "MIN_BYTES", 1)
-    monkeypatch.setattr(parallel, "CHUNK_BYTES", 3000)
-    calls = []
-    real = parallel.dump_parallel
-    monkeypatch.setattr(parallel, "dump_parallel",
-                        lambda *a, **k: calls.append(k["jobs"]) or real(*a, **k))
+    calls = _spy_on_split_dumps(monkeypatch, chunk=3000)
     for jobs in (1, 3):
         report = convert(mixed_rdb, tmp_path / f"out-{jobs}.jsonl", jobs=jobs)
         assert report.keys == 1201
