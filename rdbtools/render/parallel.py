@@ -476,8 +476,10 @@ def dump_parallel(path, out, fmt: str = "jsonl", *, key_filter: KeyFilter | None
             if on_offset is not None:
                 on_offset(pos)
         if not done:
-            # the file ran out before its EOF record: parse the tail here, which says so
-            _render(buf, pos, size + 1, header, db, writer, accepts, path)
+            # the chunks ran out before the EOF record did: the rest is parsed here
+            # (it ends in that record, or the error that says why not)
+            pos, db, done, n = _render(buf, pos, size + 1, header, db, writer, accepts, path)
+            report.records += n
         _check_crc(path, header, pos)
         writer.close()
         report.keys = writer.keys
