@@ -878,50 +878,30 @@ def memory_help(e, c, argv):
 
 container("function", "scripting", "7.0.0")
 
-_SHEBANG = re.compile(rb"#!(\S+)(.*)")
-_REGISTER = re.compile(
-    rb"redis\.register_function\s*\(\s*(?:'([^']*)'|\"([^\"]*)\")"
-    rb"|function_name\s*=\s*(?:'([^']*)'|\"([^\"]*)\")")
-_FLAGS_RE = re.compile(rb"flags\s*=\s*\{([^}]*)\}")
-
-
 def parse_library(code: bytes):
-    """(name, [function names]) from a library's code, or CommandError as Redis words it."""
-    first = code.split(b"\n", 1)[0]
-    m = _SHEBANG.match(first)
-    if not m:
-        raise CommandError(err("ERR Missing library metadata"))
-    engine = m.group(1)
-    name = None
-    for tok in m.group(2).split():
-        if tok.startswith(b"name="):
-            name = tok[5:]
-        else:
-            raise CommandError(err("ERR Invalid metadata value given: %s"
-                                   % tok.decode("utf-8", "replace")))
-    if engine.lower() != b"lua":
-        raise CommandError(err("ERR Engine '%s' not found" % engine.decode("utf-8", "replace")))
-    if not name:
-        raise CommandError(err("ERR Library name was not given"))
-    if not re.fullmatch(rb"[A-Za-z0-9_]+", name):
-        raise CommandError(err("ERR Library names can only contain letters, numbers, or "
-                               "underscores(_) and must be at least one character long"))
-    funcs = [next(g for g in mm.groups() if g is not None) for mm in _REGISTER.finditer(code)]
-    if not funcs:
-        raise CommandError(err("ERR No functions registered"))
-    return name, funcs
+    """(name, [function names]) of a library, running its code as FUNCTION LOAD does;
+    CommandError as Redis words it."""
+    from .scripting import Scripting, ScriptError
+
+    try:
+        lib = Scripting(None).compile_library(code)
+    except ScriptError as x:
+        raise CommandError(x.reply) from None
+    return lib.name, [f.name for f in lib.functions]
 
 
-def _all_functions(e):
-    out = {}
-    for lib, code in e.functions.items():
-        for f in parse_library(code)[1]:
-            out[f] = lib
-    return out
+def _scripting(e):
+    from .scripting import Scripting
+
+    st = Scripting.of(e)
+    st.sync()
+    return st
 
 
 @command("function|load", -3, "write denyoom noscript", 0, 0, 0, "scripting")
 def function_load(e, c, argv):
+    from .scripting import ScriptError, parse_library_metadata
+
     replace = False
     if len(argv) == 4:
         if argv[2].lower() != b"replace":
@@ -930,15 +910,21 @@ def function_load(e, c, argv):
     elif len(argv) > 4:
         return SYNTAX
     code = argv[-1]
-    name, funcs = parse_library(code)
-    if name in e.functions and not replace:
-        return err("ERR Library '%s' already exists" % name.decode("utf-8", "replace"))
-    existing = _all_functions(e)
-    for f in funcs:
-        if f in existing and existing[f] != name:
-            return err("ERR Function %s already exists" % f.decode("utf-8", "replace"))
+    st = _scripting(e)
+    try:
+        _, name, skip = parse_library_metadata(code)
+        if name in e.functions and not replace:
+            return err("ERR Library '%s' already exists" % name.decode("utf-8", "replace"))
+        lib = st._compile_body(name, code, skip)
+    except ScriptError as x:
+        return x.reply
+    for f in lib.functions:
+        owner = st.functions.get(f.name)
+        if owner is not None and owner[0].name != name:
+            return err("ERR Function %s already exists" % f.name.decode("utf-8", "replace"))
     e.functions[name] = code
     e.dirty += 1
+    st.adopt(lib)
     return name
 
 
@@ -978,13 +964,16 @@ def function_list(e, c, argv):
             return err("ERR Unknown argument %s" % argv[i].decode("utf-8", "replace"))
         i += 1
     out = []
+    libs = _scripting(e).libraries
     for lib, code in sorted(e.functions.items()):
         if pattern is not None and not glob_match(pattern, lib):
             continue
-        _, funcs = parse_library(code)
+        compiled = libs.get(lib)
+        funcs = compiled.functions if compiled is not None else []
         entry = [(b"library_name", lib), (b"engine", b"LUA"),
-                 (b"functions", [Map([(b"name", f), (b"description", None),
-                                      (b"flags", RSetList())]) for f in funcs])]
+                 (b"functions", [Map([(b"name", f.name), (b"description", f.desc),
+                                      (b"flags", RSetList([fl.encode() for fl in f.flags]))])
+                                 for f in funcs])]
         if withcode:
             entry.append((b"library_code", code))
         out.append(Map(entry))
@@ -1036,10 +1025,16 @@ def function_restore(e, c, argv):
     libs = _parse_function_payload(data[:-10])
     if libs is None:
         return err("ERR given payload is not a function payload")
+    from .scripting import Scripting, ScriptError
+
     new = {}
+    st = Scripting.of(e)
     for code in libs:
-        name, _ = parse_library(code)
-        new[name] = code
+        try:
+            lib = st.compile_library(code)
+        except ScriptError as x:
+            return x.reply
+        new[lib.name] = code
     if policy == b"flush":
         e.functions.clear()
     elif policy == b"append":
@@ -1075,7 +1070,7 @@ def _parse_function_payload(data: bytes):
 
 @command("function|stats", 2, "noscript allow-busy", 0, 0, 0, "scripting")
 def function_stats(e, c, argv):
-    nfuncs = sum(len(parse_library(code)[1]) for code in e.functions.values())
+    nfuncs = len(_scripting(e).functions)
     return Map([(b"running_script", None),
                 (b"engines", Map([(b"LUA", Map([(b"libraries_count", len(e.functions)),
                                                 (b"functions_count", nfuncs)]))]))])
@@ -1095,13 +1090,14 @@ def function_help(e, c, argv):
         b"RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]", b"STATS", b"KILL", b"HELP")]
 
 
+# Stand-ins until server.cmd_scripting is imported (it registers these names again).
 def _fcall(e, c, argv):
     n = to_int(argv[2])
     if n < 0:
         return err("ERR Number of keys can't be negative")
     if n > len(argv) - 3:
         return err("ERR Number of keys can't be greater than number of args")
-    if argv[1] not in _all_functions(e):
+    if argv[1] not in _scripting(e).functions:
         return err("ERR Function not found")
     return err("ERR rdbkit-server has no scripting engine: FCALL cannot run function '%s'"
                % argv[1].decode("utf-8", "replace"))
