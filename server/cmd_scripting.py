@@ -8,6 +8,7 @@ FUNCTION KILL always answer NOTBUSY (there is no busy-reply-threshold).
 
 from __future__ import annotations
 
+from . import cmd_server  # noqa: F401  (its FCALL/EVAL stand-ins first; these replace them)
 from ._util import canonical_int
 from .engine import CommandError, command, container
 from .proto import OK, Simple, err
@@ -162,5 +163,5 @@ _HELP = (
 @command("script|help", 2, "loading stale", 0, 0, 0, "scripting", since="5.0.0")
 def script_help(e, c, argv):
     lines = ("SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",) + _HELP + (
-        "HELP", "    Print this help.")
+        "HELP", "    Prints this help.")
     return [Simple(s.encode()) for s in lines]

@@ -529,8 +529,8 @@ class LuaRuntimeBox:
         j = 1
         while True:
             v = t[j]
-            if v is None:
-                return out
+            if v is None:  # listed in Redis's table order, as FUNCTION LIST shows them
+                return sorted(out, key=SCRIPT_FLAGS.index)
             s = _lua_string(v)
             if s is None:
                 raise _RegisterError("unknown flag given")

@@ -1,0 +1,382 @@
+"""Lua scripting (EVAL, EVALSHA, SCRIPT, FCALL, FUNCTION libraries) against Redis 7.0.
+
+The same commands go to real Redis 7.0 and rdbkit-server (both with an AOF); raw replies,
+DEBUG DIGEST and the AOF bytes each batch appended must be equal.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from server.app import ServerThread
+from tests.support.realredis import RealRedis, need_binary
+
+from ._resp import Err, RawClient
+
+AOF = Path("appendonlydir") / "appendonly.aof.1.incr.aof"
+_OPTS = ["--appendonly", "yes", "--appendfsync", "no"]
+
+
+def _register():
+    # Registers the commands until server/engine.py imports the module itself.
+    import server.cmd_scripting  # noqa: F401
+
+
+def test_in_process_effects_replication_and_conversions():
+    _register()
+    from server.engine import Engine
+
+    e = Engine()
+    c = e.new_client()
+    prop = []
+    e.prop_hooks.append(lambda db, argv: prop.append(argv))
+
+    def x(*a):
+        return e.execute(c, [s.encode() if isinstance(s, str) else s for s in a])
+
+    body = "redis.call('set', KEYS[1], ARGV[1]); redis.call('incr', KEYS[1]); " \
+           "return redis.call('get', KEYS[1])"
+    assert x("EVAL", body, "1", "k", "5") == b"6"
+    assert prop == [[b"MULTI"], [b"set", b"k", b"5"], [b"incr", b"k"], [b"EXEC"]]
+    assert x("EVAL", "return {1, 2.9, -2.9, 'a', {true, false}, nil, 5}", "0") == \
+        [1, 2, -2, b"a", [1, None]]
+    assert x("EVAL", "return 1e300", "0") == -(1 << 63)
+    assert x("EVAL", "x = 1", "0").startswith(
+        b"ERR user_script:1: Attempt to modify a readonly table script: ")
+    assert x("EVAL", "return os", "0").startswith(
+        b"ERR user_script:1: Script attempted to access nonexistent global variable 'os'")
+
+
+# -- against real Redis ----------------------------------------------------------------
+
+class Pair:
+    def __init__(self, real: RealRedis, ours: ServerThread, ours_dir: Path) -> None:
+        self.real, self.ours = real, ours
+        self.aofs = [real.dir / AOF, ours_dir / AOF]
+        self.offsets = [p.stat().st_size if p.exists() else 0 for p in self.aofs]
+        self.clients = [RawClient(real.port, timeout=30), RawClient(ours.port, timeout=30)]
+
+    def run(self, commands, *, compare_state: bool = True):
+        replies = []
+        for cl in self.clients:
+            cl.call("SELECT", "0")
+            replies.append(cl.pipeline(commands))
+        for cmd, a, b in zip(commands, *replies):
+            assert a == b, f"{cmd!r}: redis={a!r} ours={b!r}"
+        if compare_state:
+            self.compare_state()
+        return replies[0]
+
+    def compare_state(self):
+        digests = [cl.call("DEBUG", "DIGEST") for cl in self.clients]
+        assert digests[0] == digests[1]
+        new = []
+        for i, p in enumerate(self.aofs):
+            data = p.read_bytes()
+            new.append(data[self.offsets[i]:])
+            self.offsets[i] = len(data)
+        assert new[0] == new[1], f"AOF: redis={new[0][:3000]!r}\nours={new[1][:3000]!r}"
+
+    def reset(self):
+        self.run([("FLUSHALL",), ("FUNCTION", "FLUSH"), ("SCRIPT", "FLUSH")],
+                 compare_state=False)
+        self.offsets = [p.stat().st_size for p in self.aofs]
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    need_binary("redis-server")
+    _register()
+    base = tmp_path_factory.mktemp("lua")
+    real = RealRedis(base / "real", extra=_OPTS)
+    ours_dir = base / "ours"
+    ours_dir.mkdir()
+    real.start()
+    ours = ServerThread("--enable-debug-command", "yes", "--dir", str(ours_dir), *_OPTS)
+    ours.start()
+    p = None
+    try:
+        p = Pair(real, ours, ours_dir)
+        yield p
+    finally:
+        if p is not None:
+            for cl in p.clients:
+                cl.close()
+        ours.stop()
+        real.stop()
+
+
+def _ev(body, *args):
+    return ("EVAL", body, *args) if args else ("EVAL", body, "0")
+
+
+@pytest.mark.interop
+def test_lua_to_redis_conversions(pair):
+    pair.reset()
+    cases = [
+        "return {1, 2, {3, 'x', nil, 5}, false, true, 3.99, -2.5, {ok='fine'}, "
+        "{err='MYERR bad'}}",
+        "return nil", "return true", "return false", "return 'str'", "return ''",
+        "return 3.7", "return -3.7", "return 1e20", "return -1e20", "return 0/0",
+        "return 2^53 + 1", "return {}", "return {nil, 1}", "return {1, nil, 3}",
+        "return {ok='status'}", "return {err='ERR custom'}", "return {err='nocode'}",
+        "return {ok='a\\r\\nb'}", "return {err='E1 line\\nnext'}", "return {foo='bar'}",
+        "return redis.error_reply('MY thing')", "return redis.error_reply('-X y')",
+        "return redis.error_reply('plain')", "return redis.status_reply('PONG')",
+        "return {{{{{1}}}}}", "return {1, {2, {3, {ok='deep'}}}, {err='E x'}}",
+        "return {double=1.5}", "return {map={a=1}}", "return {set={a=true}}",
+        "return {big_number='123'}", "return {verbatim_string={format='txt', string='v'}}",
+        "redis.setresp(3); return {true, false}", "redis.setresp(3); return false",
+        "redis.setresp(3); return {double=3.25}", "return function() end",
+        "return tostring(1/3)", "return {math.huge}", "return string.format('%5.2f', 3.14159)",
+        "return redis.sha1hex('abc')", "return redis.REDIS_VERSION",
+        "return redis.REDIS_VERSION_NUM",
+        "return #KEYS + #ARGV",
+        "local t = {} for i = 1, 300 do t[i] = i * 1.5 end return t",
+        "return {1, 2, 3, n=4}", "return unpack({1, 2})", "return pcall(error, 'x')",
+        "return select('#', pcall(error, {err='E y'}))",
+        "return {pcall(error, {err='E y'})}", "return {pcall(error, 'plain')}",
+        "return tonumber('0x10')", "return string.rep('ab', 3)", "return table.concat({1, 2}, '-')",
+    ]
+    pair.run([_ev(b) for b in cases])
+    # RESP3 callers
+    for cl in pair.clients:
+        cl.call("HELLO", "3")
+    try:
+        pair.run([_ev(b) for b in (
+            "return {double=1.5}", "return {map={a=1, b={1, 2}}}", "return {set={x=true}}",
+            "return false", "return true",
+            "redis.setresp(3); return true", "redis.setresp(3); return false", "return nil",
+            "return {verbatim_string={format='txt', string='hello'}}")])
+    finally:
+        for cl in pair.clients:
+            cl.call("HELLO", "2")
+
+
+@pytest.mark.interop
+def test_redis_call_on_every_type(pair):
+    pair.reset()
+    calls = [
+        _ev("return redis.call('set', KEYS[1], ARGV[1])", "1", "s", "v"),
+        _ev("return redis.call('get', 's')"), _ev("return redis.call('get', 'nope')"),
+        _ev("return redis.call('incrby', 'n', 5)"),
+        _ev("return redis.call('incrbyfloat', 'f', 1.5)"),
+        _ev("return redis.call('set', 'num', 3.0)"), _ev("return redis.call('get', 'num')"),
+        _ev("return redis.call('set', 'num2', 0.1)"), _ev("return redis.call('get', 'num2')"),
+        _ev("redis.call('rpush', 'l', 'a', 'b', 'c'); return redis.call('lrange', 'l', 0, -1)"),
+        _ev("return redis.call('lpop', 'l')"), _ev("return redis.call('lpop', 'nolist')"),
+        _ev("redis.call('hset', 'h', 'f1', 'v1', 'f2', 'v2'); "
+            "return redis.call('hgetall', 'h')"),
+        _ev("return redis.call('hget', 'h', 'zz')"),
+        _ev("redis.call('sadd', 'st', 'x', 'y'); return redis.call('scard', 'st')"),
+        _ev("redis.call('srem', 'st', 'y'); return redis.call('spop', 'st')"),
+        _ev("redis.call('zadd', 'z', 1, 'a', 2.5, 'b'); "
+            "return redis.call('zrange', 'z', 0, -1, 'withscores')"),
+        _ev("return redis.call('zscore', 'z', 'b')"),
+        _ev("return redis.call('xadd', 'x', '1-1', 'f', 'v')"),
+        _ev("return redis.call('xrange', 'x', '-', '+')"),
+        _ev("return redis.call('expireat', 's', 4102444800)"),
+        _ev("return redis.call('ttl', 's') > 0"),
+        _ev("return redis.call('type', 'z')"), _ev("return redis.call('ping')"),
+        _ev("return redis.call('del', 'nothing')"),
+        _ev("redis.setresp(3); return redis.call('hgetall', 'h')"),
+        _ev("redis.setresp(3); return redis.call('zscore', 'z', 'b')"),
+        _ev("redis.setresp(3); return redis.call('smembers', 'st')"),
+        _ev("redis.setresp(3); return redis.call('get', 'nope')"),
+        _ev("redis.call('select', 3); redis.call('set', 'in3', 1); return redis.call('dbsize')"),
+        _ev("return redis.call('exists', 'in3')"),
+        _ev("local r = redis.call('hgetall', 'h') return #r"),
+        _ev("return redis.call('blpop', 'nolist', 0)"),
+        _ev("return redis.call('blmpop', 0, 1, 'nolist', 'left')"),
+        _ev("return redis.call('lmove', 'l', 'l2', 'left', 'right')"),
+    ]
+    pair.run(calls)
+
+
+@pytest.mark.interop
+def test_pcall_and_error_messages(pair):
+    pair.reset()
+    pair.run([("SET", "str", "text")], compare_state=False)
+    pair.run([
+        _ev("return redis.pcall('incr', 'str')"),
+        _ev("local r = redis.pcall('incr', 'str'); return r.err"),
+        _ev("local r = redis.pcall('nosuchcmd'); return r"),
+        _ev("local ok, e = pcall(redis.call, 'incr', 'str'); return {tostring(ok), e}"),
+        _ev("return redis.call('incr', 'str')"),
+        _ev("redis.call('set', 'w', 1); return redis.call('incr', 'str')"),
+        _ev("return 1 +"), _ev("error('boom')"), _ev("error({err='CUSTOM x'})"),
+        _ev("local t = nil; return t.x"), _ev("x = 5"), _ev("return undefined_var"),
+        _ev("string.foo = 1"), _ev("redis.call = nil"),
+        _ev("return redis.call('nosuch')"), _ev("return redis.call('get')"),
+        _ev("return redis.call('get', 'a', 'b')"), _ev("return redis.call()"),
+        _ev("return redis.call('get', {})"), _ev("return redis.call('get', nil)"),
+        _ev("return redis.call('eval', 'return 1', 0)"), _ev("return redis.call('multi')"),
+        _ev("return redis.call('config', 'get', 'maxmemory')"),
+        _ev("return redis.call('client', 'nosub')"), _ev("return redis.call('config')"),
+        ("EVAL_RO", "return redis.call('set', 'a', 1)", "0"),
+        ("EVAL_RO", "return redis.call('get', 'str')", "0"),
+        _ev("#!lua flags=no-writes\nreturn redis.call('set', 'a', 1)"),
+        _ev("#!lua flags=no-writes\nreturn redis.call('get', 'str')"),
+        ("EVAL_RO", "#!lua\nreturn 1", "0"), ("EVAL_RO", "#!lua flags=no-writes\nreturn 2", "0"),
+        _ev("#!lua flags=bogus\nreturn 1"), _ev("#!py\nreturn 1"), _ev("#!lua foo=bar\nreturn 1"),
+        _ev("#!lua"), _ev("#!lua\nreturn redis.call('set', 'shebang', 1)"),
+        ("EVAL", "return 1", "2", "a"), ("EVAL", "return 1", "-1"), ("EVAL", "return 1", "x"),
+        ("EVAL", "return 1"),
+        _ev("return redis.setresp(4)"), _ev("redis.log(redis.LOG_WARNING, 'from a script')"),
+        _ev("redis.log(99, 'x')"), _ev("redis.log('x')"),
+        _ev("redis.set_repl(redis.REPL_ALL); return 1"), _ev("redis.set_repl(99)"),
+        _ev("return redis.replicate_commands()"),
+        _ev("return redis.sha1hex()"), _ev("return redis.error_reply(1)"),
+        _ev("return tostring(print)"), _ev("return loadstring('return 1')()"),
+        _ev("local f = loadstring('x = 1'); return f()"),
+        _ev("return coroutine.wrap(function() return redis.call('get', 'str') end)()"),
+    ])
+
+
+@pytest.mark.interop
+def test_evalsha_and_script_cache(pair):
+    pair.reset()
+    body = "return redis.call('incr', KEYS[1]) + tonumber(ARGV[1])"
+    pair.run([
+        ("SCRIPT", "LOAD", body), ("SCRIPT", "LOAD", "return +"),
+        ("EVALSHA", "d8f2b0b8e1e5d1c4b5b0c1f2e3a4b5c6d7e8f9a0", "0"),
+        ("EVALSHA", "abc", "0"), ("SCRIPT", "EXISTS", "x", "y"),
+        ("EVAL", "return 'cached'", "0"), ("SCRIPT", "HELP"), ("SCRIPT", "KILL"),
+        ("SCRIPT", "FLUSH", "bad"), ("SCRIPT", "NOPE"),
+    ])
+    sha = pair.run([("SCRIPT", "LOAD", body)])[0].decode()
+    cached = pair.run([("SCRIPT", "LOAD", "return 'cached'")])[0].decode()
+    pair.run([
+        ("EVALSHA", sha, "1", "cnt", "10"), ("EVALSHA", sha.upper(), "1", "cnt", "10"),
+        ("EVALSHA_RO", sha, "1", "cnt", "10"), ("SCRIPT", "EXISTS", sha, cached, "nope"),
+        ("SCRIPT", "FLUSH"), ("SCRIPT", "EXISTS", sha), ("EVALSHA", sha, "1", "cnt", "1"),
+        ("EVAL", body, "1", "cnt", "1"), ("EVALSHA", sha, "1", "cnt", "1"),
+        ("SCRIPT", "FLUSH", "ASYNC"),
+    ])
+
+
+@pytest.mark.interop
+def test_eval_in_multi_and_watch(pair):
+    pair.reset()
+    pair.run([
+        ("MULTI",), ("SET", "m", "1"),
+        _ev("redis.call('incr', 'm'); redis.call('incr', 'm'); return 1"),
+        _ev("return redis.call('get', 'm')"), ("EXEC",),
+        _ev("redis.call('set', 'single', 'x'); return redis.call('get', 'missing')"),
+        _ev("redis.call('set', 'e1', 1); redis.call('del', 'e1'); redis.call('lpush', 'e2', 1); "
+            "return 1"),
+        _ev("redis.call('set', 'boom', 1); return redis.call('nosuch')"),
+        _ev("redis.call('expireat', 'single', 4102444800); redis.call('persist', 'single')"),
+    ])
+
+
+LIB = """#!lua name=mylib
+local function setter(keys, args)
+  return redis.call('set', keys[1], args[1])
+end
+redis.register_function('myset', setter)
+redis.register_function{function_name='myget', callback=function(keys, args)
+  return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads'}
+redis.register_function{function_name='myerr', callback=function(keys, args)
+  return nosuch end}
+"""
+
+
+@pytest.mark.interop
+def test_function_libraries(pair):
+    pair.reset()
+    pair.run([
+        ("FUNCTION", "LOAD", LIB), ("FCALL", "myset", "1", "fk", "fv"),
+        ("FCALL", "myget", "1", "fk"), ("FCALL_RO", "myget", "1", "fk"),
+        ("FCALL_RO", "myset", "1", "fk", "x"), ("FCALL", "myerr", "0"),
+        ("FCALL", "nosuch", "0"), ("FCALL", "myset", "x"), ("FCALL", "myset", "3", "a"),
+        ("FCALL", "myset", "-1"), ("FCALL", "myset", "0"), ("FUNCTION", "STATS"),
+        ("FUNCTION", "LOAD", LIB),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nreturn 1 +"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nerror('boom')"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nredis.call('get', 'x')"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nlocal x = string.format('%d', 1)"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nx = 1"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nlocal a = 1"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nredis.register_function('a', 1)"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nredis.register_function(1)"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nredis.register_function('a b', function() end)"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nredis.register_function{function_name='a', "
+                             "callback=function() end, flags={'bogus'}}"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nredis.register_function{function_name='a'}"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nredis.register_function{callback=function() end}"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nredis.register_function{function_name='a', "
+                             "callback=function() end, other=1}"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nredis.register_function('a', function() end)\n"
+                             "redis.register_function('a', function() end)"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nredis.register_function('myset', function() end)"),
+        ("FUNCTION", "LOAD", "#!lua name=bad name=x\nreturn"),
+        ("FUNCTION", "LOAD", "REPLACE", LIB.replace("'fk'", "'fk'")),
+        ("FCALL", "myget", "1", "fk"), ("FUNCTION", "DELETE", "mylib"),
+        ("FCALL", "myget", "1", "fk"),
+    ])
+
+
+def _listing(pair, *args):
+    """FUNCTION LIST of both servers with each library's functions in name order (Redis
+    lists them in its dict's hash order)."""
+    out = []
+    for cl in pair.clients:
+        libs = cl.call("FUNCTION", "LIST", *args)
+        for lib in libs:
+            i = lib.index(b"functions") + 1
+            lib[i] = sorted(lib[i], key=lambda f: f[1])
+        out.append(sorted(libs, key=lambda lib: lib[1]))
+    assert out[0] == out[1]
+    return out[0]
+
+
+@pytest.mark.interop
+def test_function_list_names_descriptions_flags(pair):
+    pair.reset()
+    pair.run([("FUNCTION", "LOAD", LIB),
+              ("FUNCTION", "LOAD", "#!lua name=other\nredis.register_function{function_name="
+                                   "'o1', callback=function() return 1 end, flags={'allow-oom', "
+                                   "'NO-WRITES', 'allow-stale', 'no-cluster', "
+                                   "'allow-cross-slot-keys'}}")])
+    libs = _listing(pair)
+    assert [lib[1] for lib in libs] == [b"mylib", b"other"]
+    assert _listing(pair, "WITHCODE", "LIBRARYNAME", "my*")[0][-1] == LIB.encode()
+
+
+@pytest.mark.interop
+def test_function_restore_of_redis_dump_then_fcall(pair):
+    pair.reset()
+    pair.run([("FUNCTION", "LOAD", LIB)])
+    dump = pair.clients[0].call("FUNCTION", "DUMP")
+    pair.run([("FUNCTION", "FLUSH"), ("FUNCTION", "RESTORE", dump),
+              ("FCALL", "myset", "1", "rk", "rv"), ("FCALL_RO", "myget", "1", "rk"),
+              ("FUNCTION", "RESTORE", dump), ("FUNCTION", "RESTORE", dump, "REPLACE"),
+              ("FCALL", "myget", "1", "rk")])
+    assert len(_listing(pair, "WITHCODE")) == 1
+
+
+@pytest.mark.interop
+def test_boot_from_redis_rdb_with_a_library(tmp_path):
+    need_binary("redis-server")
+    _register()
+    real_dir = tmp_path / "real"
+    with RealRedis(real_dir) as real:
+        assert real.command("FUNCTION", "LOAD", LIB) == b"mylib"
+        real.command("SET", "bk", "bv")
+        with RawClient(real.port) as rc:
+            want_err = rc.call("FCALL", "myerr", "0")
+        real.command("SAVE")
+    ours_dir = tmp_path / "ours"
+    ours_dir.mkdir()
+    shutil.copy(real_dir / "dump.rdb", ours_dir / "dump.rdb")
+    with ServerThread("--dir", str(ours_dir)) as srv, RawClient(srv.port) as cl:
+        assert cl.call("FCALL", "myget", "1", "bk") == b"bv"
+        assert cl.call("FCALL", "myset", "1", "bk", "new") == "OK"
+        assert cl.call("GET", "bk") == b"new"
+        got = cl.call("FCALL", "myerr", "0")
+        assert isinstance(got, Err) and got == want_err
+        assert "user_function:9: Script attempted to access nonexistent global" in got
