@@ -164,6 +164,26 @@ class DatasetDigest:
         self._dbs: dict[int, int] = {}
         self.score_format = score_format
 
+    def add_strings(self, run) -> None:
+        """Add plain string keys given as `(db, key, value, expire_ms)` tuples (the
+        parser's raw batches): `add` with the steps inlined, for most keys of a file."""
+        sha1 = _sha1
+        dbs = self._dbs
+        tag, exp_sha = _STRING_TAG_SHA, _EXPIRE_SHA
+        from_bytes = int.from_bytes
+        for db, key, value, expire in run:
+            state = from_bytes(sha1(sha1(key).digest()).digest(), "big") ^ tag
+            state = from_bytes(sha1(state.to_bytes(20, "big")).digest(), "big")
+            state ^= from_bytes(sha1(value).digest(), "big")
+            final = sha1(state.to_bytes(20, "big")).digest()
+            if expire is not None:
+                final = (from_bytes(final, "big") ^ exp_sha).to_bytes(20, "big")
+            h = from_bytes(sha1(final).digest(), "big")
+            if db in dbs:
+                dbs[db] ^= h
+            else:
+                dbs[db] = h
+
     def add(self, db: int, key: bytes, kind: Kind, value, has_expire: bool, *,
             field_expires: dict | None = None) -> None:
         if kind == 0:  # strings are most keys: the same steps, inlined
@@ -301,6 +321,11 @@ def digest_records(records: Iterable, *, now_ms: int | None = None,
     if now_ms is None:
         now_ms = _now_ms()
     acc = DatasetDigest(_score_format_for(None, rules))
+    return _digest_into(acc, records, now_ms, keep_expired, rules)
+
+
+def _digest_into(acc: DatasetDigest, records: Iterable, now_ms: int, keep_expired: bool,
+                 rules: LoadRules) -> str:
     for rec in records:
         if not isinstance(rec, KeyRecord):
             if isinstance(rec, Header):
@@ -315,11 +340,32 @@ def digest_records(records: Iterable, *, now_ms: int | None = None,
     return acc.hexdigest()
 
 
+def _strings_digested(batches, acc: DatasetDigest, now_ms: int, keep_expired: bool):
+    """Digest the raw string tuples of each batch into `acc`; yield the other records."""
+    for batch in batches:
+        run = [r for r in batch if r.__class__ is tuple]
+        if run:
+            if not keep_expired:
+                run = [r for r in run if r[3] is None or r[3] >= now_ms]
+            acc.add_strings(run)
+            if len(run) == len(batch):
+                continue
+            yield from (r for r in batch if r.__class__ is not tuple)
+        else:
+            yield from batch
+
+
 def digest_file(source, *, now_ms: int | None = None, keep_expired: bool = False,
                 rules: LoadRules = DEFAULT_RULES) -> str:
     """`DEBUG DIGEST` a server shows right after loading `source` as master: Redis 7.0
     for the files it reads, Redis 7.2+ / Valkey rules for newer ones."""
     from .reader import iter_records
 
-    return digest_records(iter_records(source), now_ms=now_ms, keep_expired=keep_expired,
-                          rules=rules)
+    if now_ms is None:
+        now_ms = _now_ms()
+    acc = DatasetDigest(_score_format_for(None, rules))
+    # plain string keys come from the parser as tuples, digested in runs; the other
+    # records go through the general loop
+    batches = iter_records(source).batches(raw_strings=True)
+    return _digest_into(acc, _strings_digested(batches, acc, now_ms, keep_expired), now_ms,
+                        keep_expired, rules)

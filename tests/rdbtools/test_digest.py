@@ -209,3 +209,18 @@ C_FORMAT = _c_format()
                  st.sampled_from([0.0, -0.0, 1e17, 1e16, 123456789012345678.0, 5e-324])))
 def test_score_format_matches_c(x):
     assert format_score(x) == C_FORMAT(x)
+
+
+def test_file_digest_fast_path_equals_the_record_path(fixtures_dir, corpus_dir):
+    """digest_file takes plain strings from the parser's raw batches; the digest must
+    be the one the general record loop gives, expired keys dropped or kept alike."""
+    from rdbtools.digest import digest_file, digest_records
+    from rdbtools.reader import iter_records
+
+    files = sorted(fixtures_dir.glob("rdb/*.rdb")) + sorted(corpus_dir.glob("versions/*/dump.rdb"))
+    for path in files:
+        recs = list(iter_records(path))
+        for now, keep in ((None, False), (0, False), (1 << 62, False), (1 << 62, True)):
+            now_ms = 1_800_000_000_000 if now is None else now
+            assert digest_file(path, now_ms=now_ms, keep_expired=keep) == \
+                digest_records(recs, now_ms=now_ms, keep_expired=keep), (path, now, keep)
