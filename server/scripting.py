@@ -44,7 +44,7 @@ _BUILTINS = ("xpcall", "tostring", "getfenv", "setmetatable", "next", "assert", 
 
 _SETUP = r"""
 local pycall, pypcall, pyunwrap, pylog, pysetresp, pysetrepl, pysha1, pyregister,
-      builtins, version, version_num, function_mode = ...
+      builtins, version, version_num, function_mode, ext = ...
 local G = _G
 local SELF = debug.getinfo(1, "S").source
 local dbg = debug
@@ -184,7 +184,20 @@ end
 local store = {}
 for _, name in pairs(builtins) do store[name] = G[name] end
 store.pcall = redis_pcall_builtin
-for _, lib in pairs({"string", "math", "table", "coroutine"}) do
+local NULL = newproxy()
+local mathlib = {}
+for k, v in pairs(G.math) do mathlib[k] = v end
+mathlib.random, mathlib.randomseed = ext.random, ext.randomseed
+G.math = mathlib
+G.cjson = {encode = ext.cjson_encode, decode = ext.cjson_decode, null = NULL,
+           _NAME = "cjson", _VERSION = "2.1.0"}
+G.bit = {}
+for _, k in pairs({"tobit", "tohex", "bnot", "band", "bor", "bxor", "lshift", "rshift",
+                   "arshift", "rol", "ror", "bswap"}) do
+  G.bit[k] = ext["bit_" .. k]
+end
+store.cjson, store.bit = G.cjson, G.bit
+for _, lib in pairs({"string", "math", "table", "coroutine", "cjson", "bit"}) do
   store[lib] = protect(G[lib], false)
 end
 local function loader(f)
@@ -293,6 +306,15 @@ function api.load_library(fn)
   return ok, e
 end
 api.parse_reply = parse_reply
+api.null = NULL
+function api.isnull(v) return rawequal(v, NULL) end
+-- luaL_where(L, 1) as seen from a Python function called by Lua.
+function api.where()
+  local i = dbg.getinfo(3, "Sl")
+  if i and i.currentline > 0 then return i.short_src .. ":" .. i.currentline .. ": " end
+  return ""
+end
+function api.newtable() return {} end
 api.err_table = err_table
 api.rawget = rawget
 function api.getn(t)
@@ -327,7 +349,9 @@ class LuaRuntimeBox:
     kind 0 = RESP reply bytes, 1 = an argument error text, 2 = a refusal text.
     """
 
-    def __init__(self, *, function_mode: bool, log=None) -> None:
+    lua_type = staticmethod(lua_type)
+
+    def __init__(self, *, function_mode: bool, log=None, rand=None) -> None:
         self.lua = _lupa.LuaRuntime(encoding=None, register_eval=False,
                                     register_builtins=False, unpack_returned_tuples=True,
                                     attribute_filter=_deny_attributes)
@@ -337,15 +361,83 @@ class LuaRuntimeBox:
         self.resp = 2                # redis.setresp
         self.running = False
         self.registering = None      # list while a library loads
+        self.rand = rand or Rand48()
         self.api = self.lua.execute(
             _SETUP, self._call, self._pcall, self._unwrap, self._log, self._setresp,
             self._setrepl, self._sha1, self._register,
             self.lua.table_from([b.encode() for b in _BUILTINS]),
-            REDIS_VERSION.encode(), REDIS_VERSION_NUM, function_mode)
+            REDIS_VERSION.encode(), REDIS_VERSION_NUM, function_mode,
+            self.lua.table_from(self._ext_functions()))
         self._parse = self.api[b"parse_reply"]
         self._err = self.api[b"err_table"]
         self._rawget = self.api[b"rawget"]
         self._getn = self.api[b"getn"]
+        self._where = self.api[b"where"]
+        self.null = self.api[b"null"]
+        self._newtable = self.api[b"newtable"]
+        self.isnull = self.api[b"isnull"]
+
+    def _ext_functions(self) -> dict:
+        from . import _lualibs
+
+        out = {b"random": self._random, b"randomseed": self._randomseed,
+               b"cjson_encode": lambda *a: _lualibs.cjson_encode(self, a),
+               b"cjson_decode": lambda *a: _lualibs.cjson_decode(self, a)}
+        for name in _lualibs.BIT_FUNCTIONS:
+            out[b"bit_" + name.encode()] = _lualibs.bit_function(self, name)
+        return out
+
+    def raise_c_error(self, msg: str):
+        """luaL_error from a Python-implemented library function: the caller's position
+        first, the message as a plain string (not an error table)."""
+        raise ScriptRaise(self._where() + msg.encode("utf-8", "surrogateescape"))
+
+    def check_number(self, args, i: int, fname: str):
+        """luaL_checknumber of argument i (0-based)."""
+        v = args[i] if i < len(args) else None
+        if type(v) in (int, float):
+            return v
+        if type(v) is bytes:
+            n = _lua_str2number(v)
+            if n is not None:
+                return n
+        got = "no value" if i >= len(args) else (lua_type(v) or "nil")
+        if type(v) is bytes:
+            got = "string"
+        elif type(v) is bool:
+            got = "boolean"
+        self.raise_c_error("bad argument #%d to '%s' (number expected, got %s)"
+                           % (i + 1, fname, got))
+
+    def check_int(self, args, i: int, fname: str) -> int:
+        v = self.check_number(args, i, fname)
+        return _c_int(v)
+
+    # math.random / math.randomseed on Redis's lrand48, as Redis replaces them
+    def _random(self, *args):
+        if not self.running:
+            self.raise_c_error("math.random can only be called inside a script invocation")
+        r = (self.rand.next() % 0x7FFFFFFF) / 0x7FFFFFFF
+        if len(args) == 0:
+            return r
+        if len(args) == 1:
+            u = self.check_int(args, 0, "random")
+            if u < 1:
+                self.raise_c_error("bad argument #1 to 'random' (interval is empty)")
+            return float(math.floor(r * u) + 1)
+        if len(args) == 2:
+            lo = self.check_int(args, 0, "random")
+            u = self.check_int(args, 1, "random")
+            if lo > u:
+                self.raise_c_error("bad argument #2 to 'random' (interval is empty)")
+            return float(math.floor(r * (u - lo + 1)) + lo)
+        self.raise_c_error("wrong number of arguments")
+
+    def _randomseed(self, *args):
+        if not self.running:
+            self.raise_c_error("math.randomseed can only be called inside a script "
+                               "invocation")
+        self.rand.seed(self.check_int(args, 0, "randomseed"))
 
     # -- the redis.* functions implemented in Python -----------------------------------
     def _error(self, text: str):
@@ -396,7 +488,7 @@ class LuaRuntimeBox:
     @staticmethod
     def _unwrap(e):
         if isinstance(e, ScriptRaise):
-            return e.table
+            return e.table  # an error table, or a plain message from a library function
         if isinstance(e, BaseException):
             return None
         return None
@@ -665,6 +757,50 @@ class LuaRuntimeBox:
             j += 1
 
 
+class Rand48:
+    """Redis's redisLrand48 (rand.c): the 48-bit LCG, one state per server."""
+
+    def __init__(self) -> None:
+        self.x = 0x1234ABCD330E
+
+    def next(self) -> int:
+        self.x = (0x5DEECE66D * self.x + 0xB) & 0xFFFFFFFFFFFF
+        return self.x >> 17
+
+    def seed(self, v: int) -> None:
+        self.x = ((v & 0xFFFFFFFF) << 16) | 0x330E
+
+
+def _c_int(v) -> int:
+    """(int) of a lua_Number as luaL_checkint does it (truncation, 32-bit wrap)."""
+    if type(v) is float:
+        if math.isnan(v) or math.isinf(v):
+            return -(1 << 31)
+        v = int(v)
+    v &= 0xFFFFFFFFFFFFFFFF
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+def _lua_str2number(b: bytes):
+    """lua_isnumber on a string: strtod or a hex integer, whole string but spaces."""
+    t = b.strip(b" \t\n\r\f\v")
+    if not t:
+        return None
+    try:
+        if t[:2].lower() == b"0x":
+            return float(int(t[2:], 16))
+        if not _NUM_RE.fullmatch(t):
+            return None
+        return float(t)
+    except ValueError:
+        return None
+
+
+_NUM_RE = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf(?:inity)?|nan)",
+                     re.I)
+
+
 class _RegisterError(Exception):
     pass
 
@@ -843,6 +979,7 @@ class Scripting:
         self.functions: dict[bytes, tuple[Library, LuaFunction]] = {}
         self._client = None
         self.running = None  # name of the script or function being run
+        self.rand = Rand48()  # shared by EVAL and functions, as Redis's one static state
 
     @classmethod
     def of(cls, engine) -> "Scripting":
@@ -858,13 +995,14 @@ class Scripting:
     @property
     def eval_box(self) -> LuaRuntimeBox:
         if self._eval_box is None:
-            self._eval_box = LuaRuntimeBox(function_mode=False, log=self._log)
+            self._eval_box = LuaRuntimeBox(function_mode=False, log=self._log,
+                                           rand=self.rand)
         return self._eval_box
 
     @property
     def fn_box(self) -> LuaRuntimeBox:
         if self._fn_box is None:
-            self._fn_box = LuaRuntimeBox(function_mode=True, log=self._log)
+            self._fn_box = LuaRuntimeBox(function_mode=True, log=self._log, rand=self.rand)
         return self._fn_box
 
     # -- EVAL scripts ------------------------------------------------------------------

@@ -157,6 +157,62 @@ def test_lua_to_redis_conversions(pair):
 
 
 @pytest.mark.interop
+def test_cjson_bit_and_math_random(pair):
+    pair.reset()
+    cases = _LIB_CASES.strip().splitlines()
+    pair.run([_ev(b) for b in cases])
+
+
+_LIB_CASES = r"""
+return cjson.encode({1, 2, {a=1}, "x/y\n", 1.5, 1e20, 0.1, true})
+return cjson.encode({})
+return cjson.encode({[1]=1, [3]=3})
+return cjson.encode({[1]=1, [30]=3})
+return cjson.encode({[0]=1})
+return cjson.encode(0/0)
+return cjson.encode(function() end)
+return cjson.encode()
+return cjson.encode({a={b={c="d"}}, [2]=3})
+return cjson.encode({["k"]={1, 2}, [true]=1})
+return cjson.encode("\127\0\31\200 q\"\\")
+return cjson.encode(cjson.decode('{"x":[1,2,3],"y":{"z":null},"w":"\\ud83d\\ude00"}'))
+return cjson.encode(cjson.null)
+return cjson.decode("0x10")
+return cjson.decode("[1,2")
+return cjson.decode("bad")
+return cjson.decode("")
+return cjson.decode("  [ ]  ")
+return cjson.decode('{"a":1}}')
+return cjson.decode('"\\x"')
+return cjson.decode('"\\ud800"')
+return cjson.decode('{1:2}')
+return cjson.decode('{"a" 2}')
+return cjson.decode('[1e5, -0.5, 1E-2, "a\\tb", true, false]')
+return cjson.decode({})
+return cjson.decode(12)
+local t = cjson.decode('{"a":[1,2,null,"\\u00e9"]}') return {t.a[1], t.a[3] == cjson.null, t.a[4]}
+return cjson.decode('[null]')[1] == cjson.null
+return bit.band(0xff, 0x0f, 3)
+return bit.tohex(-1)
+return bit.tohex(255, -4)
+return bit.tohex(255, 2)
+return bit.lshift(1, 40)
+return {bit.rol(0x12345678, 8), bit.ror(1, 1), bit.arshift(-256, 4), bit.bswap(0x12345678)}
+return {bit.bnot(0), bit.tobit(2^32+5), bit.tobit(2.5), bit.tobit(3.5), bit.bor(1, 2, 4)}
+return {bit.rshift(-1, 28), bit.bxor(5, 3)}
+return bit.band("a")
+return bit.band("12", 4)
+return {math.random(), math.random(10), math.random(5, 7)}
+return tostring(math.random())
+math.randomseed(42) return {tostring(math.random()), math.random(100)}
+return math.random(0)
+return math.random(3, 1)
+return math.random(1, 2, 3)
+return math.random("x")
+"""
+
+
+@pytest.mark.interop
 def test_redis_call_on_every_type(pair):
     pair.reset()
     calls = [

@@ -1,0 +1,400 @@
+"""Libraries Redis links into its Lua that lupa lacks: `cjson` (lua-cjson 2.1 as Redis
+configures it) and `bit` (LuaBitOp). Python functions called from Lua, so their errors
+carry the caller's position the way C library functions' errors do (`raise_c_error`).
+`struct` and `cmsgpack` are not provided.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+# -- cjson.encode -----------------------------------------------------------------------
+
+_ESCAPES = {i: b"\\u%04x" % i for i in range(32)}
+_ESCAPES.update({8: b"\\b", 9: b"\\t", 10: b"\\n", 12: b"\\f", 13: b"\\r", 34: b'\\"',
+                 47: b"\\/", 92: b"\\\\", 127: b"\\u007f"})
+_NEEDS_ESCAPE = re.compile(rb'[\x00-\x1f"/\\\x7f]')
+_MAX_DEPTH = 1000
+
+
+def _json_string(s: bytes) -> bytes:
+    return b'"' + _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group()[0]], s) + b'"'
+
+
+def _lua_typename(box, v) -> str:
+    if v is None:
+        return "nil"
+    t = type(v)
+    if t is bool:
+        return "boolean"
+    if t in (int, float):
+        return "number"
+    if t is bytes:
+        return "string"
+    return box.lua_type(v) or "userdata"
+
+
+def cjson_encode(box, args):
+    if len(args) != 1:
+        box.raise_c_error("bad argument #1 to 'encode' (expected 1 argument)")
+    out: list[bytes] = []
+    _encode(box, args[0], 0, out)
+    return b"".join(out)
+
+
+def _number(box, v, out) -> None:
+    f = float(v)
+    if math.isnan(f) or math.isinf(f):
+        box.raise_c_error("Cannot serialise number: must not be NaN or Inf")
+    out.append(b"%.14g" % f)
+
+
+def _encode(box, v, depth: int, out: list) -> None:
+    t = type(v)
+    if t is bytes:
+        out.append(_json_string(v))
+    elif t is bool:
+        out.append(b"true" if v else b"false")
+    elif t is int or t is float:
+        _number(box, v, out)
+    elif v is None or box.isnull(v):
+        out.append(b"null")
+    elif box.lua_type(v) == "table":
+        depth += 1
+        if depth > _MAX_DEPTH:
+            box.raise_c_error("Cannot serialise, excessive nesting (%d)" % depth)
+        items = list(v.items())
+        n = _array_length(box, items)
+        if n > 0:
+            out.append(b"[")
+            raw = box._rawget
+            for i in range(1, n + 1):
+                if i > 1:
+                    out.append(b",")
+                _encode(box, raw(v, i), depth, out)
+            out.append(b"]")
+        else:
+            out.append(b"{")
+            for i, (k, x) in enumerate(items):
+                if i:
+                    out.append(b",")
+                if type(k) in (int, float) and type(k) is not bool:
+                    out.append(b'"')
+                    _number(box, k, out)
+                    out.append(b'":')
+                elif type(k) is bytes:
+                    out.append(_json_string(k) + b":")
+                else:
+                    box.raise_c_error("Cannot serialise %s: table key must be a number or "
+                                      "string" % _lua_typename(box, k))
+                _encode(box, x, depth, out)
+            out.append(b"}")
+    else:
+        box.raise_c_error("Cannot serialise %s: type not supported" % _lua_typename(box, v))
+
+
+def _array_length(box, items) -> int:
+    """lua-cjson's: -1 for an object, else the largest index (sparse arrays refused)."""
+    top = count = 0
+    for k, _ in items:
+        if type(k) in (int, float) and type(k) is not bool and k and \
+                math.floor(k) == k and k >= 1:
+            top = max(top, int(k))
+            count += 1
+            continue
+        return -1
+    if top > count * 2 and top > 10:
+        box.raise_c_error("Cannot serialise table: excessively sparse array")
+    return top
+
+
+# -- cjson.decode -----------------------------------------------------------------------
+
+_TOKEN_NAMES = {"{": "T_OBJ_BEGIN", "}": "T_OBJ_END", "[": "T_ARR_BEGIN", "]": "T_ARR_END",
+                ":": "T_COLON", ",": "T_COMMA", "end": "T_END"}
+_STRTOD = re.compile(
+    rb"[+-]?(?:0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?"
+    rb"|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?"
+    rb"|[nN][aA][nN](?:\([0-9A-Za-z_]*\))?)")
+_SIMPLE_ESCAPES = {ord('"'): b'"', ord("\\"): b"\\", ord("/"): b"/", ord("b"): b"\b",
+                   ord("t"): b"\t", ord("n"): b"\n", ord("f"): b"\f", ord("r"): b"\r"}
+
+
+class _ParseError(Exception):
+    pass
+
+
+def _strtod(m: bytes) -> float:
+    body = m.lstrip(b"+-")
+    neg = m.startswith(b"-")
+    low = body.lower()
+    if low.startswith(b"0x"):
+        v = float.fromhex(body.decode())
+    elif low.startswith(b"inf"):
+        v = math.inf
+    elif low.startswith(b"nan"):
+        v = math.nan
+    else:
+        v = float(body)
+    return -v if neg else v
+
+
+class _Decoder:
+    def __init__(self, box, data: bytes) -> None:
+        self.box = box
+        self.data = data
+        self.pos = 0
+        self.depth = 0
+
+    def error(self, expected: str, token) -> None:
+        kind, index, value = token
+        found = value if kind == "error" else _TOKEN_NAMES.get(kind, {
+            "string": "T_STRING", "number": "T_NUMBER", "bool": "T_BOOLEAN",
+            "null": "T_NULL"}.get(kind, kind))
+        raise _ParseError("Expected %s but found %s at character %d"
+                          % (expected, found, index + 1))
+
+    def token(self):
+        d = self.data
+        n = len(d)
+        p = self.pos
+        while p < n and d[p] in b" \t\r\n":
+            p += 1
+        self.pos = p
+        if p >= n:
+            return ("end", p, None)
+        ch = d[p:p + 1]
+        if ch in b"{}[]:,":
+            self.pos = p + 1
+            return (ch.decode(), p, None)
+        if ch == b'"':
+            return self.string(p)
+        if ch in b"-0123456789":
+            return self.number(p)
+        if d.startswith(b"true", p):
+            self.pos = p + 4
+            return ("bool", p, True)
+        if d.startswith(b"false", p):
+            self.pos = p + 5
+            return ("bool", p, False)
+        if d.startswith(b"null", p):
+            self.pos = p + 4
+            return ("null", p, None)
+        if ch in b"iInN+" and _invalid_number(d, p):
+            return self.number(p)
+        return ("error", p, "invalid token")
+
+    def number(self, p):
+        m = _STRTOD.match(self.data, p)
+        if m is None:
+            return ("error", p, "invalid number")
+        self.pos = m.end()
+        return ("number", p, _strtod(m.group()))
+
+    def string(self, start):
+        d = self.data
+        n = len(d)
+        p = start + 1
+        out = bytearray()
+        while True:
+            if p >= n:
+                self.pos = p
+                return ("error", p, "unexpected end of string")
+            c = d[p]
+            if c == 34:
+                break
+            if c == 92:
+                e = d[p + 1] if p + 1 < n else 0
+                if e == ord("u"):
+                    r = _unicode_escape(d, p)
+                    if r is None:
+                        self.pos = p
+                        return ("error", p, "invalid unicode escape code")
+                    out += r[0]
+                    p += r[1]
+                    continue
+                rep = _SIMPLE_ESCAPES.get(e)
+                if rep is None:
+                    self.pos = p
+                    return ("error", p, "invalid escape code")
+                out += rep
+                p += 2
+                continue
+            out.append(c)
+            p += 1
+        self.pos = p + 1
+        return ("string", start, bytes(out))
+
+    def descend(self) -> None:
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:
+            raise _ParseError("Found too many nested data structures (%d) at character %d"
+                              % (self.depth, self.pos))
+
+    def value(self, tok):
+        kind = tok[0]
+        if kind in ("string", "number", "bool"):
+            return tok[2]
+        if kind == "null":
+            return self.box.null
+        if kind == "{":
+            return self.obj()
+        if kind == "[":
+            return self.arr()
+        self.error("value", tok)
+
+    def obj(self):
+        self.descend()
+        t = self.box._newtable()
+        tok = self.token()
+        if tok[0] == "}":
+            self.depth -= 1
+            return t
+        while True:
+            if tok[0] != "string":
+                self.error("object key string", tok)
+            key = tok[2]
+            tok = self.token()
+            if tok[0] != ":":
+                self.error("colon", tok)
+            t[key] = self.value(self.token())
+            tok = self.token()
+            if tok[0] == "}":
+                self.depth -= 1
+                return t
+            if tok[0] != ",":
+                self.error("comma or object end", tok)
+            tok = self.token()
+
+    def arr(self):
+        self.descend()
+        t = self.box._newtable()
+        tok = self.token()
+        if tok[0] == "]":
+            self.depth -= 1
+            return t
+        i = 1
+        while True:
+            t[i] = self.value(tok)
+            i += 1
+            tok = self.token()
+            if tok[0] == "]":
+                self.depth -= 1
+                return t
+            if tok[0] != ",":
+                self.error("comma or array end", tok)
+            tok = self.token()
+
+
+def _invalid_number(d: bytes, p: int) -> bool:
+    c = d[p:p + 1]
+    if c == b"+":
+        return True
+    low = d[p:p + 3].lower()
+    return low in (b"inf", b"nan")
+
+
+def _hex4(d: bytes, p: int):
+    s = d[p:p + 4]
+    if len(s) != 4 or not all(ch in b"0123456789abcdefABCDEF" for ch in s):
+        return None
+    return int(s, 16)
+
+
+def _unicode_escape(d: bytes, p: int):
+    cp = _hex4(d, p + 2)
+    if cp is None:
+        return None
+    size = 6
+    if cp & 0xF800 == 0xD800:
+        if cp & 0x400 or d[p + 6:p + 8] != b"\\u":
+            return None
+        low = _hex4(d, p + 8)
+        if low is None or low & 0xFC00 != 0xDC00:
+            return None
+        cp = (((cp & 0x3FF) << 10) | (low & 0x3FF)) + 0x10000
+        size = 12
+    return chr(cp).encode("utf-8", "surrogatepass"), size
+
+
+def cjson_decode(box, args):
+    if len(args) != 1:
+        box.raise_c_error("bad argument #1 to 'decode' (expected 1 argument)")
+    s = args[0]
+    if type(s) in (int, float) and type(s) is not bool:
+        from .scripting import _lua_tostring_number
+
+        s = _lua_tostring_number(s)
+    if type(s) is not bytes:
+        box.raise_c_error("bad argument #1 to 'decode' (string expected, got %s)"
+                          % ("no value" if s is None else _lua_typename(box, s)))
+    if len(s) >= 2 and (s[0] == 0 or s[1] == 0):
+        box.raise_c_error("JSON parser does not support UTF-16 or UTF-32")
+    nul = s.find(b"\0")
+    dec = _Decoder(box, s if nul < 0 else s[:nul])
+    try:
+        v = dec.value(dec.token())
+        tok = dec.token()
+        if tok[0] != "end":
+            dec.error("the end", tok)
+    except _ParseError as e:
+        box.raise_c_error(str(e))
+    return v
+
+
+# -- bit (LuaBitOp) ---------------------------------------------------------------------
+
+BIT_FUNCTIONS = ("tobit", "tohex", "bnot", "band", "bor", "bxor", "lshift", "rshift",
+                 "arshift", "rol", "ror", "bswap")
+
+
+def _tobit(v) -> int:
+    """LuaBitOp's normalisation: round to nearest (ties to even), keep 32 bits."""
+    f = float(v)
+    if math.isnan(f) or math.isinf(f):
+        return 0
+    return int(round(f)) & 0xFFFFFFFF
+
+
+def _signed(u: int) -> int:
+    return u - (1 << 32) if u & 0x80000000 else u
+
+
+def bit_function(box, name: str):
+    def arg(args, i):
+        return _tobit(box.check_number(args, i, name))
+
+    def fn(*args):
+        if name == "tobit":
+            return _signed(arg(args, 0))
+        if name == "bnot":
+            return _signed(~arg(args, 0) & 0xFFFFFFFF)
+        if name in ("band", "bor", "bxor"):
+            acc = arg(args, 0)
+            for i in range(1, len(args)):
+                b = arg(args, i)
+                acc = acc & b if name == "band" else acc | b if name == "bor" else acc ^ b
+            return _signed(acc)
+        if name == "bswap":
+            return _signed(int.from_bytes(arg(args, 0).to_bytes(4, "little"), "big"))
+        if name == "tohex":
+            b = arg(args, 0)
+            n = 8 if len(args) < 2 or args[1] is None else _signed(arg(args, 1))
+            upper = n < 0
+            n = min(abs(n), 8) if n != -(1 << 31) else 8
+            digits = ("%08X" if upper else "%08x") % b
+            return digits[8 - n:].encode()
+        b = arg(args, 0)
+        n = arg(args, 1) & 31
+        if name == "lshift":
+            return _signed((b << n) & 0xFFFFFFFF)
+        if name == "rshift":
+            return _signed(b >> n)
+        if name == "arshift":
+            return _signed((_signed(b) >> n) & 0xFFFFFFFF)
+        if name == "rol":
+            return _signed(((b << n) | (b >> (32 - n))) & 0xFFFFFFFF)
+        return _signed(((b >> n) | (b << (32 - n))) & 0xFFFFFFFF)  # ror
+
+    return fn
