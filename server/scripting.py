@@ -181,8 +181,25 @@ local function redis_pcall_builtin(f, ...)
   return unpack(r, 1, table.maxn(r))
 end
 
+-- Python functions are userdata to Lua; scripts see them as the C functions they
+-- stand for.
+local pyfuncs = setmetatable({}, {__mode = "k"})
+for _, f in pairs({pycall, pypcall, pylog, pysetresp, pysetrepl, pysha1, pyregister}) do
+  pyfuncs[f] = true
+end
+for _, f in pairs(ext) do pyfuncs[f] = true end
+local realtype = type
+local function script_type(...)
+  if select("#", ...) == 0 then error("bad argument #1 to 'type' (value expected)", 2) end
+  local v = ...
+  local t = realtype(v)
+  if t == "userdata" and pyfuncs[v] then return "function" end
+  return t
+end
+
 local store = {}
 for _, name in pairs(builtins) do store[name] = G[name] end
+store.type = script_type
 store.pcall = redis_pcall_builtin
 local NULL = newproxy()
 local mathlib = {}
@@ -216,8 +233,14 @@ local function add_log(r)
   r.REDIS_VERSION, r.REDIS_VERSION_NUM = version, version_num
 end
 local redis = {call = pycall, pcall = pypcall, setresp = pysetresp, sha1hex = pysha1,
-               set_repl = pysetrepl, replicate_commands = function() return true end,
+               set_repl = pysetrepl, acl_check_cmd = ext.acl_check_cmd,
                REPL_NONE = 0, REPL_AOF = 1, REPL_SLAVE = 2, REPL_REPLICA = 2, REPL_ALL = 3}
+if not function_mode then
+  -- EVAL's extras: effects replication is always on (7.0); there is no debugger.
+  redis.replicate_commands = function() return true end
+  redis.breakpoint = function() return false end
+  redis.debug = function() end
+end
 redis.error_reply = function(msg)
   if select("#", msg) ~= 1 or type(msg) ~= "string" then
     return err_table("wrong number or type of arguments")
@@ -362,6 +385,7 @@ class LuaRuntimeBox:
         self.running = False
         self.registering = None      # list while a library loads
         self.rand = rand or Rand48()
+        self.lookup = None           # argv -> command or None (set by the runner)
         self.api = self.lua.execute(
             _SETUP, self._call, self._pcall, self._unwrap, self._log, self._setresp,
             self._setrepl, self._sha1, self._register,
@@ -381,6 +405,7 @@ class LuaRuntimeBox:
         from . import _lualibs
 
         out = {b"random": self._random, b"randomseed": self._randomseed,
+               b"acl_check_cmd": self._acl_check_cmd,
                b"cjson_encode": lambda *a: _lualibs.cjson_encode(self, a),
                b"cjson_decode": lambda *a: _lualibs.cjson_decode(self, a)}
         for name in _lualibs.BIT_FUNCTIONS:
@@ -412,6 +437,18 @@ class LuaRuntimeBox:
     def check_int(self, args, i: int, fname: str) -> int:
         v = self.check_number(args, i, fname)
         return _c_int(v)
+
+    def _acl_check_cmd(self, *args):
+        """redis.acl_check_cmd: every user may run every command here (no ACL rules)."""
+        if not self.running:
+            raise ScriptRaise(self._error("redis.acl_check_cmd can only be called inside a "
+                                          "script invocation"))
+        argv, problem = self._args(args)
+        if argv is None:
+            raise ScriptRaise(self._error(problem))
+        if self.lookup is None or self.lookup(argv) is None:
+            raise ScriptRaise(self._error("Invalid command passed to redis.acl_check_cmd()"))
+        return True
 
     # math.random / math.randomseed on Redis's lrand48, as Redis replaces them
     def _random(self, *args):
@@ -1091,10 +1128,14 @@ class Scripting:
         sc = self._script_client(caller)
         commands = e.commands
 
-        def command(argv):
+        def lookup(argv):
             cmd = commands.get(argv[0].lower())
             if cmd is not None and cmd.subs is not None and len(argv) >= 2:
                 cmd = cmd.subs.get(argv[1].lower())
+            return cmd
+
+        def command(argv):
+            cmd = lookup(argv)
             if cmd is None:
                 return 2, "Unknown Redis command called from script"
             n = len(argv)
@@ -1115,10 +1156,12 @@ class Scripting:
         if hooks and not e.in_exec:
             e.prop_hooks = [lambda db, a: buffered.append((db, a))]
         self.running = name
+        box.lookup = lookup
         try:
             reply = box.run(fn, name, keys, args, command, caller.resp)
         finally:
             self.running = None
+            box.lookup = None
             e.prop_hooks = hooks
         if buffered:
             # Redis 7.0 replicates effects: several writes go out as one MULTI/EXEC.

@@ -289,6 +289,10 @@ def test_pcall_and_error_messages(pair):
         _ev("return tostring(print)"), _ev("return loadstring('return 1')()"),
         _ev("local f = loadstring('x = 1'); return f()"),
         _ev("return coroutine.wrap(function() return redis.call('get', 'str') end)()"),
+        _ev("return redis.acl_check_cmd('get', 'a')"), _ev("return redis.acl_check_cmd('nosuch')"),
+        _ev("return redis.acl_check_cmd()"), _ev("return redis.acl_check_cmd('config', 'x')"),
+        _ev("return {redis.breakpoint(), redis.debug('x'), 1}"),
+        _ev("return {KEYS[1], ARGV[1], #KEYS, #ARGV}", "1", "k1", "a1", "a2"),
     ])
 
 
@@ -373,6 +377,11 @@ def test_function_libraries(pair):
         ("FUNCTION", "LOAD", "REPLACE", LIB.replace("'fk'", "'fk'")),
         ("FCALL", "myget", "1", "fk"), ("FUNCTION", "DELETE", "mylib"),
         ("FCALL", "myget", "1", "fk"),
+        ("FUNCTION", "LOAD", "#!lua name=probe\nredis.register_function('p1', function(k, a) "
+                             "return {type(redis.replicate_commands), type(redis.breakpoint), "
+                             "type(redis.acl_check_cmd), type(redis.set_repl), #k, #a} end)\n"
+                             "redis.register_function('p2', function() return KEYS end)"),
+        ("FCALL", "p1", "2", "a", "b", "c"), ("FCALL", "p2", "0"),
     ])
 
 
@@ -413,6 +422,23 @@ def test_function_restore_of_redis_dump_then_fcall(pair):
               ("FUNCTION", "RESTORE", dump), ("FUNCTION", "RESTORE", dump, "REPLACE"),
               ("FCALL", "myget", "1", "rk")])
     assert len(_listing(pair, "WITHCODE")) == 1
+
+
+@pytest.mark.interop
+def test_redis_aof_with_scripts_and_functions_replays(pair, tmp_path):
+    """Redis's AOF (FUNCTION LOAD, script effects in MULTI blocks) loads into rdbkit-server
+    as into Redis, and the functions it loads can be called."""
+    pair.reset()
+    pair.run([("FUNCTION", "LOAD", LIB), ("FCALL", "myset", "1", "ak", "av"),
+              _ev("redis.call('rpush', 'al', 1, 2); redis.call('lpop', 'al'); return 1")])
+    for sub in ("real", "ours"):
+        shutil.copytree(pair.real.dir / "appendonlydir", tmp_path / sub / "appendonlydir")
+    with RealRedis(tmp_path / "real", extra=_OPTS) as real, RawClient(real.port) as cl:
+        want = [cl.call("DEBUG", "DIGEST"), cl.call("FCALL", "myget", "1", "ak")]
+    with ServerThread("--dir", str(tmp_path / "ours"), *_OPTS) as srv, \
+            RawClient(srv.port) as cl:
+        got = [cl.call("DEBUG", "DIGEST"), cl.call("FCALL", "myget", "1", "ak")]
+    assert got == want and want[1] == b"av"
 
 
 @pytest.mark.interop
