@@ -1163,6 +1163,9 @@ class Scripting:
             self.running = None
             box.lookup = None
             e.prop_hooks = hooks
+        # The script itself never propagates, whatever the engine makes of its
+        # `may-replicate` flag: an empty override replaces EVAL/FCALL's own argv.
+        e._prop_override = []
         if buffered:
             # Redis 7.0 replicates effects: several writes go out as one MULTI/EXEC.
             wrap = len(buffered) > 1
