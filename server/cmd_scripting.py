@@ -29,6 +29,8 @@ def _numkeys(argv, bad=_NOT_INT):
 
 
 def _eval(e, c, argv, *, by_sha: bool, ro: bool):
+    if e.monitors:  # before the commands the script runs, as Redis feeds it
+        e._feed_monitors(c, argv)
     st = Scripting.of(e)
     if by_sha and len(argv[1]) != 40:
         return NOSCRIPT
@@ -77,6 +79,8 @@ def evalsha_ro(e, c, argv):
 # -- FCALL ----------------------------------------------------------------------------
 
 def _fcall(e, c, argv, ro: bool):
+    if e.monitors:
+        e._feed_monitors(c, argv)
     st = Scripting.of(e)
     st.sync()
     found = st.functions.get(argv[1])

@@ -50,6 +50,21 @@ def test_in_process_effects_replication_and_conversions():
         b"ERR user_script:1: Script attempted to access nonexistent global variable 'os'")
 
 
+def test_monitor_sees_the_script_before_its_commands():
+    _register()
+    from server.engine import Engine
+
+    e = Engine()
+    c, m = e.new_client("127.0.0.1:5555"), e.new_client("127.0.0.1:6666")
+    e.execute(m, [b"MONITOR"])
+    e.execute(c, [b"EVAL", b"redis.call('set', 'k', 'v') return 1", b"0"])
+    e.execute(c, [b"FCALL", b"nope", b"0"])
+    lines = [bytes(p).split(b"] ", 1) for p in m.pushed]
+    assert [(where.split(b"[")[1], rest) for where, rest in lines] == [
+        (b"0 127.0.0.1:5555", b'"EVAL" "redis.call(\'set\', \'k\', \'v\') return 1" "0"'),
+        (b"0 lua", b'"set" "k" "v"'), (b"0 127.0.0.1:5555", b'"FCALL" "nope" "0"')]
+
+
 # -- against real Redis ----------------------------------------------------------------
 
 class Pair:
