@@ -28,7 +28,7 @@ from .constants import (
 from .records import Header, KeyRecord
 
 __all__ = [
-    "value_digest", "DatasetDigest", "digest_file", "iter_key_digests",
+    "value_digest", "DatasetDigest", "digest_file", "iter_key_digests", "loaded_digest",
     "format_score", "format_score_fpconv", "loaded_value", "digest_records", "LoadRules",
     "ZERO_DIGEST",
 ]
@@ -205,6 +205,13 @@ class DatasetDigest:
         self.add(rec.db, rec.key, rec.kind, rec.value, rec.expire_ms is not None,
                  field_expires=rec.field_expires)
 
+    def db_hexdigest(self, db: int) -> str:
+        """The digest of a dataset holding database `db` alone."""
+        return (_mix(0, struct.pack(">I", db)) ^ self._dbs.get(db, 0)).to_bytes(20, "big").hex()
+
+    def databases(self) -> list[int]:
+        return sorted(self._dbs)
+
     def digest(self) -> bytes:
         final = 0
         for db in sorted(self._dbs):
@@ -321,15 +328,37 @@ def digest_records(records: Iterable, *, now_ms: int | None = None,
     if now_ms is None:
         now_ms = _now_ms()
     acc = DatasetDigest(_score_format_for(None, rules))
-    return _digest_into(acc, records, now_ms, keep_expired, rules)
+    _digest_into(acc, records, now_ms, keep_expired, rules)
+    return acc.hexdigest()
+
+
+def loaded_digest(records: Iterable, *, now_ms: int | None = None,
+                  keep_expired: bool = False, rules: LoadRules = DEFAULT_RULES,
+                  counts: dict | None = None, on_other=None) -> "DatasetDigest":
+    """The digest state of what a load of `records` keeps, per database.
+
+    A fresh `iter_records` iterator is read through its raw batches (plain string keys
+    as tuples, digested in runs). `counts` gets the keys kept per database;
+    `on_other(rec)` sees every record that is not a key."""
+    if now_ms is None:
+        now_ms = _now_ms()
+    acc = DatasetDigest(_score_format_for(None, rules))
+    batches = getattr(records, "batches", None)
+    if batches is not None:
+        records = _strings_digested(batches(raw_strings=True), acc, now_ms, keep_expired,
+                                    counts)
+    _digest_into(acc, records, now_ms, keep_expired, rules, counts, on_other)
+    return acc
 
 
 def _digest_into(acc: DatasetDigest, records: Iterable, now_ms: int, keep_expired: bool,
-                 rules: LoadRules) -> str:
+                 rules: LoadRules, counts: dict | None = None, on_other=None) -> None:
     for rec in records:
         if not isinstance(rec, KeyRecord):
             if isinstance(rec, Header):
                 acc.score_format = _score_format_for(rec, rules)
+            if on_other is not None:
+                on_other(rec)
             continue
         loaded = loaded_value(rec, now_ms, keep_expired, rules)
         if loaded is None:
@@ -337,10 +366,12 @@ def _digest_into(acc: DatasetDigest, records: Iterable, now_ms: int, keep_expire
         value, field_expires = loaded
         acc.add(rec.db, rec.key, rec.kind, value, rec.expire_ms is not None,
                 field_expires=field_expires)
-    return acc.hexdigest()
+        if counts is not None:
+            counts[rec.db] = counts.get(rec.db, 0) + 1
 
 
-def _strings_digested(batches, acc: DatasetDigest, now_ms: int, keep_expired: bool):
+def _strings_digested(batches, acc: DatasetDigest, now_ms: int, keep_expired: bool,
+                      counts: dict | None = None):
     """Digest the raw string tuples of each batch into `acc`; yield the other records."""
     for batch in batches:
         run = [r for r in batch if r.__class__ is tuple]
@@ -348,6 +379,13 @@ def _strings_digested(batches, acc: DatasetDigest, now_ms: int, keep_expired: bo
             if not keep_expired:
                 run = [r for r in run if r[3] is None or r[3] >= now_ms]
             acc.add_strings(run)
+            if counts is not None and run:
+                db = run[0][0]
+                if run[-1][0] == db and all(r[0] == db for r in run):
+                    counts[db] = counts.get(db, 0) + len(run)
+                else:
+                    for r in run:
+                        counts[r[0]] = counts.get(r[0], 0) + 1
             if len(run) == len(batch):
                 continue
             yield from (r for r in batch if r.__class__ is not tuple)
@@ -361,11 +399,5 @@ def digest_file(source, *, now_ms: int | None = None, keep_expired: bool = False
     for the files it reads, Redis 7.2+ / Valkey rules for newer ones."""
     from .reader import iter_records
 
-    if now_ms is None:
-        now_ms = _now_ms()
-    acc = DatasetDigest(_score_format_for(None, rules))
-    # plain string keys come from the parser as tuples, digested in runs; the other
-    # records go through the general loop
-    batches = iter_records(source).batches(raw_strings=True)
-    return _digest_into(acc, _strings_digested(batches, acc, now_ms, keep_expired), now_ms,
-                        keep_expired, rules)
+    return loaded_digest(iter_records(source), now_ms=now_ms, keep_expired=keep_expired,
+                         rules=rules).hexdigest()

@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -294,37 +295,52 @@ def _copy_plain(src: str, dst: Path) -> None:
         shutil.copyfileobj(f, out, 1 << 20)
 
 
+class _Background:
+    """Run fn(*args) on a thread; `result()` waits and returns or raises what it did."""
+
+    def __init__(self, fn, *args) -> None:
+        self._out = None
+        self._err: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True,
+                                        name="drill-reference")
+        self._thread.start()
+
+    def _run(self, fn, args) -> None:
+        try:
+            self._out = fn(*args)
+        except BaseException as e:   # handed to the caller by result()
+            self._err = e
+
+    def result(self):
+        self._thread.join()
+        if self._err is not None:
+            raise self._err
+        return self._out
+
+
 def _offline_reference(path: str, now_ms: int) -> tuple[dict[int, tuple[int, str]], int]:
     """{db: (keys, digest of that db alone)} and the number of function libraries."""
     from rdbtools.convert import open_records
-    from rdbtools.digest import DatasetDigest, loaded_value
-    from rdbtools.records import Function, KeyRecord
+    from rdbtools.digest import LoadRules, format_score, loaded_digest
+    from rdbtools.records import Function
 
-    per_db: dict[int, DatasetDigest] = {}
     counts: dict[int, int] = {}
     functions = 0
+
+    def other(rec) -> None:
+        nonlocal functions
+        if type(rec) is Function:
+            functions += 1
+
     _fmt, records, close = open_records(path)
     try:
-        for rec in records:
-            cls = type(rec)
-            if cls is Function:
-                functions += 1
-                continue
-            if cls is not KeyRecord:
-                continue
-            loaded = loaded_value(rec, now_ms)
-            if loaded is None:
-                continue
-            value, fexp = loaded
-            d = per_db.get(rec.db)
-            if d is None:
-                d = per_db[rec.db] = DatasetDigest()
-            d.add(rec.db, rec.key, rec.kind, value, rec.expire_ms is not None,
-                  field_expires=fexp)
-            counts[rec.db] = counts.get(rec.db, 0) + 1
+        # scores as Redis 7.0 (and rdbkit-server) print them in DEBUG DIGEST, whatever
+        # the file's version
+        acc = loaded_digest(records, now_ms=now_ms, counts=counts, on_other=other,
+                            rules=LoadRules(score_format=format_score))
     finally:
         close()
-    return {db: (counts[db], per_db[db].hexdigest()) for db in per_db}, functions
+    return {db: (counts.get(db, 0), acc.db_hexdigest(db)) for db in acc.databases()}, functions
 
 
 def _combine(per_db: dict[int, str]) -> str:
@@ -513,20 +529,28 @@ def drill(backup_path: str, *, server: str = "redis-server", expect: Expectation
     report = DrillReport(backup_path, kind="aof" if backup.kind.startswith("aof") else backup.kind)
     server_argv(server)  # fail early on a missing binary
     ref_per_db: dict[int, tuple[int, str]] | None = None
+    reference = None
     if backup.kind in ("rdb", "json"):
         now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
         report.reference = "offline digest of the file (rdbkit digest) and the reader's key counts"
+        # computed while the server loads the backup: the server is another process, and
+        # this thread's waits for it release the interpreter
+        reference = _Background(_offline_reference, backup_path, now)
+    boot_error = None
+    try:
+        total, counts, per_db, n_funcs = _boot_and_measure(server, backup, timeout, report)
+    except DrillError as e:
+        boot_error = e
+    if reference is not None:
         try:
-            ref_per_db, report.reference_functions = _offline_reference(backup_path, now)
+            ref_per_db, report.reference_functions = reference.result()
         except FormatError as e:
             report.problems.append(f"the reader refuses the file: {e}")
             ref_per_db = {}
         else:
             report.reference_digest = _combine({db: d for db, (_n, d) in ref_per_db.items()})
-    try:
-        total, counts, per_db, n_funcs = _boot_and_measure(server, backup, timeout, report)
-    except DrillError as e:
-        report.problems.append(f"the server did not load the backup: {e}")
+    if boot_error is not None:
+        report.problems.append(f"the server did not load the backup: {boot_error}")
         return report
     report.server_digest = total
     report.server_functions = n_funcs
