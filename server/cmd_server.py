@@ -1021,28 +1021,38 @@ def function_restore(e, c, argv):
 
     if len(data) < 10 or C.U64.unpack_from(data, len(data) - 8)[0] != crc64(data[:-8]) \
             or C.U16.unpack_from(data, len(data) - 10)[0] > 10:
-        return err("ERR payload version or checksum are wrong")
+        return err("ERR DUMP payload version or checksum are wrong")
     libs = _parse_function_payload(data[:-10])
     if libs is None:
-        return err("ERR given payload is not a function payload")
-    from .scripting import Scripting, ScriptError
+        return err("ERR given type is not a function")
+    from .scripting import ScriptError
 
+    st = _scripting(e)
     new = {}
-    st = Scripting.of(e)
     for code in libs:
         try:
             lib = st.compile_library(code)
         except ScriptError as x:
             return x.reply
-        new[lib.name] = code
-    if policy == b"flush":
-        e.functions.clear()
-    elif policy == b"append":
+        if lib.name in new:
+            return err("ERR Library '%s' already exists" % lib.name.decode("utf-8", "replace"))
+        new[lib.name] = lib
+    if policy != b"flush":
         for name in new:
-            if name in e.functions:
+            if name in e.functions and policy == b"append":
                 return err("ERR Library %s already exists" % name.decode("utf-8", "replace"))
-    e.functions.update(new)
+        kept = {f for f, (lib, _) in st.functions.items() if lib.name not in new}
+        for lib in new.values():
+            for f in lib.functions:
+                if f.name in kept:
+                    return err("ERR Function %s already exists"
+                               % f.name.decode("utf-8", "replace"))
+    else:
+        e.functions.clear()
+    for name, lib in new.items():
+        e.functions[name] = lib.code
     e.dirty += 1
+    st.sync()
     return OK
 
 

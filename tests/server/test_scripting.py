@@ -400,6 +400,13 @@ def test_function_libraries(pair):
     ])
 
 
+def _payload(body: bytes) -> bytes:
+    from rdbtools._crc import crc64
+
+    body += (10).to_bytes(2, "little")
+    return body + crc64(body).to_bytes(8, "little")
+
+
 def _listing(pair, *args):
     """FUNCTION LIST of both servers with each library's functions in name order (Redis
     lists them in its dict's hash order)."""
@@ -437,6 +444,18 @@ def test_function_restore_of_redis_dump_then_fcall(pair):
               ("FUNCTION", "RESTORE", dump), ("FUNCTION", "RESTORE", dump, "REPLACE"),
               ("FCALL", "myget", "1", "rk")])
     assert len(_listing(pair, "WITHCODE")) == 1
+    lib = "#!lua name=%s\nredis.register_function('%s', function() return %d end)"
+    pair.run([("FUNCTION", "FLUSH"), ("FUNCTION", "LOAD", lib % ("la", "fa", 1)),
+              ("FUNCTION", "LOAD", lib % ("lb", "fb", 2))])
+    dump = pair.clients[0].call("FUNCTION", "DUMP")
+    pair.run([("FUNCTION", "DELETE", "lb"), ("FUNCTION", "LOAD", lib % ("lc", "fb", 3)),
+              ("FUNCTION", "RESTORE", dump), ("FUNCTION", "RESTORE", dump, "REPLACE"),
+              ("FCALL", "fb", "0"), ("FUNCTION", "RESTORE", dump, "FLUSH"), ("FCALL", "fb", "0"),
+              ("FCALL", "fa", "0"), ("FUNCTION", "RESTORE", dump[:-1] + b"x"),
+              ("FUNCTION", "RESTORE", "garbage"), ("FUNCTION", "RESTORE", dump, "BAD"),
+              ("FUNCTION", "RESTORE", _payload(b"\x00\x01a\x01b")),
+              ("FUNCTION", "STATS")])
+    assert [lib[1] for lib in _listing(pair)] == [b"la", b"lb"]
 
 
 @pytest.mark.interop
