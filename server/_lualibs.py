@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 
 # -- cjson.encode -----------------------------------------------------------------------
 
@@ -35,11 +36,26 @@ def _lua_typename(box, v) -> str:
     return box.lua_type(v) or "userdata"
 
 
+def _deep(fn, *args):
+    """Run a recursive walker with room for lua-cjson's 1000 levels."""
+    limit = sys.getrecursionlimit()
+    if limit < _RECURSION:
+        sys.setrecursionlimit(_RECURSION)
+    try:
+        return fn(*args)
+    finally:
+        if limit < _RECURSION:
+            sys.setrecursionlimit(limit)
+
+
+_RECURSION = 4 * _MAX_DEPTH + 1000
+
+
 def cjson_encode(box, args):
     if len(args) != 1:
         box.raise_c_error("bad argument #1 to 'encode' (expected 1 argument)")
     out: list[bytes] = []
-    _encode(box, args[0], 0, out)
+    _deep(_encode, box, args[0], 0, out)
     return b"".join(out)
 
 
@@ -334,7 +350,7 @@ def cjson_decode(box, args):
     nul = s.find(b"\0")
     dec = _Decoder(box, s if nul < 0 else s[:nul])
     try:
-        v = dec.value(dec.token())
+        v = _deep(dec.value, dec.token())
         tok = dec.token()
         if tok[0] != "end":
             dec.error("the end", tok)

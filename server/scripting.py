@@ -26,6 +26,7 @@ lua_type = _lupa.lua_type
 from .proto import Error, Map, Raw, RSetReply, Simple, Verbatim
 
 INT64_MIN = -(1 << 63)
+MAX_REPLY_DEPTH = 400  # nesting of a script's reply (Redis's limit is its Lua C stack)
 
 #: shebang flags (script and function flags), Redis 7.0's names
 SCRIPT_FLAGS = ("no-writes", "allow-oom", "allow-stale", "no-cluster",
@@ -754,7 +755,7 @@ class LuaRuntimeBox:
             return _to_long_long(v)
         if lua_type(v) != "table":
             return None
-        if depth > 1000:
+        if depth > MAX_REPLY_DEPTH:  # the reply encoder recurses too
             return Error(b"ERR reached lua stack limit")
         raw = self._rawget
         e = raw(v, b"err")

@@ -50,6 +50,19 @@ def test_in_process_effects_replication_and_conversions():
         b"ERR user_script:1: Script attempted to access nonexistent global variable 'os'")
 
 
+def test_self_referencing_reply_is_bounded():
+    _register()
+    from server.engine import Engine
+
+    e = Engine()
+    c = e.new_client()
+    r = e.execute(c, [b"EVAL", b"local t = {} t[1] = t return t", b"0"])
+    depth = 0
+    while isinstance(r, list):
+        r, depth = r[0], depth + 1
+    assert r == b"ERR reached lua stack limit" and 100 < depth < 1000
+
+
 def test_monitor_sees_the_script_before_its_commands():
     _register()
     from server.engine import Engine
@@ -224,6 +237,10 @@ return math.random(0)
 return math.random(3, 1)
 return math.random(1, 2, 3)
 return math.random("x")
+return cjson.decode(string.rep('[', 1100))
+return #cjson.encode(cjson.decode(string.rep('[', 999) .. string.rep(']', 999)))
+local t = {} local c = t for i = 1, 1005 do c[1] = {} c = c[1] end return cjson.encode(t)
+local t = {} local c = t for i = 1, 300 do c[1] = {i} c = c[1] end return t
 """
 
 
