@@ -8,6 +8,9 @@ frame up from the error, so `redis.call`/`redis.pcall`/`pcall` are C-level calla
 to a tail call (`return redis.call(...)`). Their errors travel as a `ScriptRaise`
 exception that the error handler turns back into Redis's `{err=...}` table. Globals are
 read-only as in 7.0 (Redis's patched Lua makes tables read-only; here proxies do it).
+
+A script runs to its end: nothing else is served meanwhile (no busy-reply-threshold,
+SCRIPT KILL never finds a script). Library code at FUNCTION LOAD gets Redis's 500 ms.
 """
 
 from __future__ import annotations
@@ -15,15 +18,16 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import time
 
 try:
     from lupa import lua51 as _lupa
 except ImportError:  # pragma: no cover - a lupa build without its Lua 5.1 module
     import lupa as _lupa
 
-lua_type = _lupa.lua_type
-
 from .proto import Error, Map, Raw, RSetReply, Simple, Verbatim
+
+lua_type = _lupa.lua_type
 
 INT64_MIN = -(1 << 63)
 MAX_REPLY_DEPTH = 400  # nesting of a script's reply (Redis's limit is its Lua C stack)
@@ -36,8 +40,8 @@ LL_DEBUG, LL_VERBOSE, LL_NOTICE, LL_WARNING = 0, 1, 2, 3
 REDIS_VERSION = "7.0.15"
 REDIS_VERSION_NUM = 0x07000F
 
-# Builtins Redis leaves to scripts (its allow lists minus the libraries lupa lacks:
-# cjson, cmsgpack, struct, bit).
+# Builtins Redis leaves to scripts (its allow lists; of the C libraries it links in,
+# cjson and bit come from server._lualibs, cmsgpack and struct are missing).
 _BUILTINS = ("xpcall", "tostring", "getfenv", "setmetatable", "next", "assert", "tonumber",
              "rawequal", "collectgarbage", "getmetatable", "rawset", "coroutine", "type",
              "select", "unpack", "gcinfo", "pairs", "rawget", "ipairs", "_VERSION",
@@ -319,9 +323,21 @@ function api.run(fn, keys, args)
   end
   return ok, r
 end
+local LOAD_TIMEOUT = 0.5  -- seconds, Redis's LOAD_TIMEOUT_MS
 function api.load_library(fn)
   mode = libapi
+  local start = ext.monotonic()
+  dbg.sethook(function()
+    if ext.monotonic() - start > LOAD_TIMEOUT then
+      -- from now on every line of the library fails (a pcall cannot swallow it)
+      dbg.sethook(function()
+        if dbg.getinfo(2, "S").source ~= SELF then error(err_table("FUNCTION LOAD timeout")) end
+      end, "l")
+      error(err_table("FUNCTION LOAD timeout"))
+    end
+  end, "", 100000)
   local ok, e = realpcall(fn)
+  dbg.sethook()
   mode = store
   if not ok and type(e) == "userdata" then
     local t = pyunwrap(e)
@@ -341,11 +357,6 @@ end
 function api.newtable() return {} end
 api.err_table = err_table
 api.rawget = rawget
-function api.getn(t)
-  local n = 0
-  while rawget(t, n + 1) ~= nil do n = n + 1 end
-  return n
-end
 return api
 """
 
@@ -369,8 +380,9 @@ def sha1hex(data: bytes) -> str:
 class LuaRuntimeBox:
     """One Lua state: EVAL scripts (`function_mode=False`) or function libraries.
 
-    `command(argv, raise_error) -> (kind, payload)` is installed by the caller:
-    kind 0 = RESP reply bytes, 1 = an argument error text, 2 = a refusal text.
+    The runner installs `command(argv) -> (kind, payload)` for the length of a call:
+    kind 0 = the command's RESP reply bytes, else a refusal text (the command did not
+    run: unknown, wrong arity, not allowed from scripts, a write in a read-only script).
     """
 
     lua_type = staticmethod(lua_type)
@@ -396,7 +408,6 @@ class LuaRuntimeBox:
         self._parse = self.api[b"parse_reply"]
         self._err = self.api[b"err_table"]
         self._rawget = self.api[b"rawget"]
-        self._getn = self.api[b"getn"]
         self._where = self.api[b"where"]
         self.null = self.api[b"null"]
         self._newtable = self.api[b"newtable"]
@@ -406,7 +417,7 @@ class LuaRuntimeBox:
         from . import _lualibs
 
         out = {b"random": self._random, b"randomseed": self._randomseed,
-               b"acl_check_cmd": self._acl_check_cmd,
+               b"acl_check_cmd": self._acl_check_cmd, b"monotonic": time.monotonic,
                b"cjson_encode": lambda *a: _lualibs.cjson_encode(self, a),
                b"cjson_decode": lambda *a: _lualibs.cjson_decode(self, a)}
         for name in _lualibs.BIT_FUNCTIONS:
@@ -525,11 +536,9 @@ class LuaRuntimeBox:
 
     @staticmethod
     def _unwrap(e):
-        if isinstance(e, ScriptRaise):
-            return e.table  # an error table, or a plain message from a library function
-        if isinstance(e, BaseException):
-            return None
-        return None
+        """The Lua error value a `ScriptRaise` carries (an error table, or a library
+        function's message); None for anything else."""
+        return e.table if isinstance(e, ScriptRaise) else None
 
     def _log(self, *args):
         if len(args) < 2:

@@ -406,6 +406,7 @@ def test_function_libraries(pair):
                              "redis.register_function('a', function() end)"),
         ("FUNCTION", "LOAD", "#!lua name=bad\nredis.register_function('myset', function() end)"),
         ("FUNCTION", "LOAD", "#!lua name=bad name=x\nreturn"),
+        ("FUNCTION", "LOAD", "#!lua name=slow\nwhile true do end"),
         ("FUNCTION", "LOAD", "REPLACE", LIB.replace("'fk'", "'fk'")),
         ("FCALL", "myget", "1", "fk"), ("FUNCTION", "DELETE", "mylib"),
         ("FCALL", "myget", "1", "fk"),
