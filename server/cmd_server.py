@@ -972,7 +972,8 @@ def function_list(e, c, argv):
         funcs = compiled.functions if compiled is not None else []
         entry = [(b"library_name", lib), (b"engine", b"LUA"),
                  (b"functions", [Map([(b"name", f.name), (b"description", f.desc),
-                                      (b"flags", RSetList([Simple(fl.encode()) for fl in f.flags]))])
+                                      (b"flags", RSetList([Simple(x.encode())
+                                                           for x in f.flags]))])
                                  for f in funcs])]
         if withcode:
             entry.append((b"library_code", code))
