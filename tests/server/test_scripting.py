@@ -25,6 +25,20 @@ def _register():
     import server.cmd_scripting  # noqa: F401
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _scripting_commands_only_here():
+    """Until server/engine.py imports server.cmd_scripting, its commands exist only while
+    this module runs, so other tests keep seeing the command table they were written
+    for whatever the order. (Once engine.py imports it, this restores the same table.)"""
+    from server import engine
+
+    engine._load_command_modules()
+    saved = dict(engine.COMMANDS)
+    yield
+    engine.COMMANDS.clear()
+    engine.COMMANDS.update(saved)
+
+
 def test_in_process_effects_replication_and_conversions():
     _register()
     from server.engine import Engine
