@@ -30,6 +30,7 @@ from .proto import Error, Map, Raw, RSetReply, Simple, Verbatim
 lua_type = _lupa.lua_type
 
 INT64_MIN = -(1 << 63)
+LUA_MAX_MEMORY = 1 << 30  # per Lua state; past it allocations fail ("not enough memory")
 MAX_REPLY_DEPTH = 400  # nesting of a script's reply (Redis's limit is its Lua C stack)
 
 #: shebang flags (script and function flags), Redis 7.0's names
@@ -390,7 +391,8 @@ class LuaRuntimeBox:
     def __init__(self, *, function_mode: bool, log=None, rand=None) -> None:
         self.lua = _lupa.LuaRuntime(encoding=None, register_eval=False,
                                     register_builtins=False, unpack_returned_tuples=True,
-                                    attribute_filter=_deny_attributes)
+                                    attribute_filter=_deny_attributes,
+                                    max_memory=LUA_MAX_MEMORY)
         self.function_mode = function_mode
         self.log = log or (lambda level, msg: None)
         self.command = None          # set by the runner for the current call
@@ -1102,11 +1104,17 @@ class Scripting:
                 libs[k].code = code
                 continue
             try:
-                libs[k] = self.compile_library(code)
+                libs[k] = self.compile_library(bytes(code))
             except ScriptError as e:
-                self.engine.log("Function library '%s' could not be loaded: %s"
-                                % (_s(k), _s(e.reply)), "#")
+                self._cannot_load(k, _s(e.reply))
+            except Exception as e:  # noqa: BLE001 - one bad library must not stop FCALL
+                self._cannot_load(k, "%s: %s" % (type(e).__name__, e))
         self._index()
+
+    def _cannot_load(self, name: bytes, why: str) -> None:
+        if self.engine is not None:
+            self.engine.log("Function library '%s' could not be loaded: %s"
+                            % (_s(name), why), "#")
 
     def adopt(self, lib: Library) -> None:
         """A library FUNCTION LOAD just stored in engine.functions."""
