@@ -1,13 +1,14 @@
 """Libraries Redis links into its Lua that lupa lacks: `cjson` (lua-cjson 2.1 as Redis
-configures it) and `bit` (LuaBitOp). Python functions called from Lua, so their errors
+configures it), `bit` (LuaBitOp) and `cmsgpack`. Python functions called from Lua, so their errors
 carry the caller's position the way C library functions' errors do (`raise_c_error`).
-`struct` and `cmsgpack` are not provided.
+`cmsgpack` (lua-cmsgpack 0.4.0) too; `struct` is not provided.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import struct
 import sys
 
 # -- cjson.encode -----------------------------------------------------------------------
@@ -414,3 +415,239 @@ def bit_function(box, name: str):
         return _signed(((b >> n) | (b << (32 - n))) & 0xFFFFFFFF)  # ror
 
     return fn
+
+
+# -- cmsgpack (lua-cmsgpack 0.4.0) ------------------------------------------------------
+
+_MP_MAX_NESTING = 16  # deeper tables are packed as nil, as lua-cmsgpack does
+_MP_MAX_DEPTH = 1000  # unpacking: our bound on nesting (C recursion in Redis)
+_FLOAT = struct.Struct(">f")
+
+
+def _mp_len(out: list, n: int, fix: int, fixmax: int, c16: int, c32: int, c8=None) -> None:
+    if n <= fixmax:
+        out.append(bytes((fix | n,)))
+    elif c8 is not None and n <= 0xFF:
+        out.append(bytes((c8, n)))
+    elif n <= 0xFFFF:
+        out.append(bytes((c16,)) + n.to_bytes(2, "big"))
+    else:
+        out.append(bytes((c32,)) + n.to_bytes(4, "big"))
+
+
+def _mp_int(out: list, n: int) -> None:
+    if n >= 0:
+        if n <= 127:
+            out.append(bytes((n,)))
+        elif n <= 0xFF:
+            out.append(b"\xcc" + n.to_bytes(1, "big"))
+        elif n <= 0xFFFF:
+            out.append(b"\xcd" + n.to_bytes(2, "big"))
+        elif n <= 0xFFFFFFFF:
+            out.append(b"\xce" + n.to_bytes(4, "big"))
+        else:
+            out.append(b"\xcf" + n.to_bytes(8, "big"))
+    elif n >= -32:
+        out.append(n.to_bytes(1, "big", signed=True))
+    elif n >= -128:
+        out.append(b"\xd0" + n.to_bytes(1, "big", signed=True))
+    elif n >= -32768:
+        out.append(b"\xd1" + n.to_bytes(2, "big", signed=True))
+    elif n >= -(1 << 31):
+        out.append(b"\xd2" + n.to_bytes(4, "big", signed=True))
+    else:
+        out.append(b"\xd3" + n.to_bytes(8, "big", signed=True))
+
+
+def _mp_number(out: list, v) -> None:
+    f = float(v)
+    if not math.isinf(f) and not math.isnan(f) and -(1 << 63) <= f < (1 << 63) and \
+            int(f) == f:
+        _mp_int(out, int(v) if type(v) is int else int(f))
+        return
+    try:
+        single = _FLOAT.unpack(_FLOAT.pack(f))[0]
+    except OverflowError:
+        single = None
+    if single == f:
+        out.append(b"\xca" + _FLOAT.pack(f))
+    else:
+        out.append(b"\xcb" + struct.pack(">d", f))
+
+
+def _mp_is_array(box, items) -> bool:
+    top = 0
+    for k, _ in items:
+        if type(k) not in (int, float) or type(k) is bool or k <= 0:
+            return False
+        if not (-(1 << 31) <= k < (1 << 31)) or int(k) != k:
+            return False
+        top = max(top, int(k))
+    return top == len(items)
+
+
+def _mp_encode(box, v, level: int, out: list) -> None:
+    t = type(v)
+    if t is bytes:
+        _mp_len(out, len(v), 0xA0, 31, 0xDA, 0xDB, c8=0xD9)
+        out.append(v)
+    elif t is bool:
+        out.append(b"\xc3" if v else b"\xc2")
+    elif t is int or t is float:
+        _mp_number(out, v)
+    elif box.lua_type(v) == "table" and level < _MP_MAX_NESTING:
+        items = list(v.items())
+        if _mp_is_array(box, items):
+            n = len(items)
+            _mp_len(out, n, 0x90, 15, 0xDC, 0xDD)
+            for i in range(1, n + 1):
+                _mp_encode(box, v[i], level + 1, out)
+        else:
+            _mp_len(out, len(items), 0x80, 15, 0xDE, 0xDF)
+            for k, x in items:
+                _mp_encode(box, k, level + 1, out)
+                _mp_encode(box, x, level + 1, out)
+    else:
+        out.append(b"\xc0")
+
+
+def cmsgpack_pack(box, args):
+    if not args:
+        box.raise_c_error("bad argument #0 to 'pack' (MessagePack pack needs input.)")
+    out: list[bytes] = []
+    for a in args:
+        _mp_encode(box, a, 0, out)
+    return b"".join(out)
+
+
+class _MpEOF(Exception):
+    pass
+
+
+class _MpBad(Exception):
+    pass
+
+
+_FIXED = {0xCC: (1, False), 0xCD: (2, False), 0xCE: (4, False), 0xCF: (8, False),
+          0xD0: (1, True), 0xD1: (2, True), 0xD2: (4, True), 0xD3: (8, True)}
+
+
+class _MpDecoder:
+    def __init__(self, box, data: bytes, pos: int) -> None:
+        self.box, self.d, self.p = box, data, pos
+
+    def need(self, n: int) -> None:
+        if self.p + n > len(self.d):
+            raise _MpEOF
+
+    def take(self, n: int) -> bytes:
+        self.need(n)
+        b = self.d[self.p:self.p + n]
+        self.p += n
+        return b
+
+    def value(self, depth: int = 0):
+        if depth > _MP_MAX_DEPTH:
+            raise _MpBad
+        c = self.take(1)[0]
+        if c in _FIXED:
+            size, signed = _FIXED[c]
+            return int.from_bytes(self.take(size), "big", signed=signed)
+        if c == 0xC0:
+            return None
+        if c in (0xC2, 0xC3):
+            return c == 0xC3
+        if c == 0xCA:
+            return _FLOAT.unpack(self.take(4))[0]
+        if c == 0xCB:
+            return struct.unpack(">d", self.take(8))[0]
+        if c in (0xD9, 0xDA, 0xDB):
+            n = int.from_bytes(self.take({0xD9: 1, 0xDA: 2, 0xDB: 4}[c]), "big")
+            return self.take(n)
+        if c in (0xDC, 0xDD):
+            return self.array(int.from_bytes(self.take(2 if c == 0xDC else 4), "big"), depth)
+        if c in (0xDE, 0xDF):
+            return self.map(int.from_bytes(self.take(2 if c == 0xDE else 4), "big"), depth)
+        if c & 0x80 == 0:
+            return c
+        if c & 0xE0 == 0xE0:
+            return c - 256
+        if c & 0xE0 == 0xA0:
+            return self.take(c & 0x1F)
+        if c & 0xF0 == 0x90:
+            return self.array(c & 0xF, depth)
+        if c & 0xF0 == 0x80:
+            return self.map(c & 0xF, depth)
+        raise _MpBad
+
+    def array(self, n: int, depth: int):
+        t = self.box._newtable()
+        for i in range(1, n + 1):
+            v = self.value(depth + 1)
+            if v is not None:
+                t[i] = v
+        return t
+
+    def map(self, n: int, depth: int):
+        t = self.box._newtable()
+        for _ in range(n):
+            k = self.value(depth + 1)
+            v = self.value(depth + 1)
+            if k is not None and not (type(k) is float and math.isnan(k)):
+                t[k] = v
+        return t
+
+
+def _mp_unpack(box, args, fname: str, limit: int, offset: int):
+    s = args[0] if args else None
+    if type(s) in (int, float) and type(s) is not bool:
+        from .scripting import _lua_tostring_number
+
+        s = _lua_tostring_number(s)
+    if type(s) is not bytes:
+        box.raise_c_error("bad argument #1 to '%s' (string expected, got %s)"
+                          % (fname, "no value" if not args else _lua_typename(box, s)))
+    if offset < 0 or limit < 0:
+        box.raise_c_error("Invalid request to unpack with offset of %d and limit of %d."
+                          % (offset, len(s)))
+    if offset > len(s):
+        box.raise_c_error("Start offset %d greater than input length %d."
+                          % (offset, len(s)))
+    decode_all = not limit and not offset
+    if decode_all:
+        limit = 1 << 31
+    dec = _MpDecoder(box, s, offset)
+    out = []
+    try:
+        while dec.p < len(s) and len(out) < limit:
+            out.append(_deep(dec.value))
+    except _MpEOF:
+        box.raise_c_error("Missing bytes in input.")
+    except _MpBad:
+        box.raise_c_error("Bad data format in input.")
+    if not decode_all:
+        out.insert(0, -1 if dec.p == len(s) else dec.p)
+    return tuple(out)
+
+
+def cmsgpack_unpack(box, args):
+    return _mp_unpack(box, args, "unpack", 0, 0)
+
+
+def _opt_integer(box, args, i: int, fname: str, default=None) -> int:
+    if i >= len(args) or args[i] is None:
+        if default is None:
+            box.check_number(args, i, fname)
+        return default
+    return int(box.check_number(args, i, fname))
+
+
+def cmsgpack_unpack_one(box, args):
+    offset = _opt_integer(box, args, 1, "unpack_one", 0)
+    return _mp_unpack(box, args[:1], "unpack_one", 1, offset)
+
+
+def cmsgpack_unpack_limit(box, args):
+    limit = _opt_integer(box, args, 1, "unpack_limit")
+    offset = _opt_integer(box, args, 2, "unpack_limit", 0)
+    return _mp_unpack(box, args[:1], "unpack_limit", limit, offset)

@@ -42,7 +42,7 @@ REDIS_VERSION = "7.0.15"
 REDIS_VERSION_NUM = 0x07000F
 
 # Builtins Redis leaves to scripts (its allow lists; of the C libraries it links in,
-# cjson and bit come from server._lualibs, cmsgpack and struct are missing).
+# cjson, bit and cmsgpack come from server._lualibs, struct is missing).
 _BUILTINS = ("xpcall", "tostring", "getfenv", "setmetatable", "next", "assert", "tonumber",
              "rawequal", "collectgarbage", "getmetatable", "rawset", "coroutine", "type",
              "select", "unpack", "gcinfo", "pairs", "rawget", "ipairs", "_VERSION",
@@ -219,8 +219,13 @@ for _, k in pairs({"tobit", "tohex", "bnot", "band", "bor", "bxor", "lshift", "r
                    "arshift", "rol", "ror", "bswap"}) do
   G.bit[k] = ext["bit_" .. k]
 end
-store.cjson, store.bit = G.cjson, G.bit
-for _, lib in pairs({"string", "math", "table", "coroutine", "cjson", "bit"}) do
+G.cmsgpack = {pack = ext.mp_pack, unpack = ext.mp_unpack, unpack_one = ext.mp_unpack_one,
+              unpack_limit = ext.mp_unpack_limit, _NAME = "cmsgpack",
+              _VERSION = "lua-cmsgpack 0.4.0",
+              _COPYRIGHT = "Copyright (C) 2012, Salvatore Sanfilippo",
+              _DESCRIPTION = "MessagePack C implementation for Lua"}
+store.cjson, store.bit, store.cmsgpack = G.cjson, G.bit, G.cmsgpack
+for _, lib in pairs({"string", "math", "table", "coroutine", "cjson", "bit", "cmsgpack"}) do
   store[lib] = protect(G[lib], false)
 end
 local function loader(f)
@@ -421,7 +426,11 @@ class LuaRuntimeBox:
         out = {b"random": self._random, b"randomseed": self._randomseed,
                b"acl_check_cmd": self._acl_check_cmd, b"monotonic": time.monotonic,
                b"cjson_encode": lambda *a: _lualibs.cjson_encode(self, a),
-               b"cjson_decode": lambda *a: _lualibs.cjson_decode(self, a)}
+               b"cjson_decode": lambda *a: _lualibs.cjson_decode(self, a),
+               b"mp_pack": lambda *a: _lualibs.cmsgpack_pack(self, a),
+               b"mp_unpack": lambda *a: _lualibs.cmsgpack_unpack(self, a),
+               b"mp_unpack_one": lambda *a: _lualibs.cmsgpack_unpack_one(self, a),
+               b"mp_unpack_limit": lambda *a: _lualibs.cmsgpack_unpack_limit(self, a)}
         for name in _lualibs.BIT_FUNCTIONS:
             out[b"bit_" + name.encode()] = _lualibs.bit_function(self, name)
         return out

@@ -255,6 +255,30 @@ return cjson.decode(string.rep('[', 1100))
 return #cjson.encode(cjson.decode(string.rep('[', 999) .. string.rep(']', 999)))
 local t = {} local c = t for i = 1, 1005 do c[1] = {} c = c[1] end return cjson.encode(t)
 local t = {} local c = t for i = 1, 300 do c[1] = {i} c = c[1] end return t
+return cmsgpack.pack({1, 2, 3})
+return cmsgpack.pack({a=1, b={true, false}})
+return cmsgpack.pack(1.5, 0.1, -1, -33, -200, 70000, 5000000000, -5000000000, 1e300, 2^63)
+return cmsgpack.pack(string.rep('x', 40), string.rep('y', 300), '')
+return cmsgpack.pack({})
+return cmsgpack.pack()
+return cmsgpack.pack({[1]=1, [3]=3})
+return cmsgpack.pack(function() end, nil, 1)
+return {cmsgpack.unpack(cmsgpack.pack({1, 2, {x='y'}}, 'z', 3.25))}
+return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))}
+return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 1)}
+return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}
+return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 5, 1)}
+return cmsgpack.unpack('\145')
+return cmsgpack.unpack('\193')
+return cmsgpack.unpack()
+return cmsgpack.unpack_one('\1', 5)
+return cmsgpack.unpack_one('\1', -1)
+return {cmsgpack.unpack('\205\1\0', '\209\255\0', '\202\63\192\0\0')}
+return cmsgpack.unpack('\205\1\0\209\255\0\202\63\192\0\0\207\0\0\0\1\0\0\0\0')
+local t = {} local c = t for i = 1, 20 do c[1] = {} c = c[1] end return cmsgpack.pack(t)
+return cmsgpack.pack(0/0, 1/0, -1/0)
+return cmsgpack.unpack(cmsgpack.pack(string.rep('a', 70000))) == string.rep('a', 70000)
+return cmsgpack.pack({[1.5]=1})
 """
 
 
