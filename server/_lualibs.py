@@ -1,9 +1,8 @@
 """Libraries Redis links into its Lua that lupa lacks: `cjson` (lua-cjson 2.1 as Redis
-configures it), `bit` (LuaBitOp) and `cmsgpack`. Python functions called from Lua, so their errors
+configures it), `bit` (LuaBitOp), `cmsgpack` (lua-cmsgpack 0.4.0) and `struct`
+(lua-struct, x86-64 sizes). They are Python functions called from Lua, so their errors
 carry the caller's position the way C library functions' errors do (`raise_c_error`).
-`cmsgpack` (lua-cmsgpack 0.4.0) too; `struct` is not provided.
 """
-
 from __future__ import annotations
 
 import math
@@ -651,3 +650,198 @@ def cmsgpack_unpack_limit(box, args):
     limit = _opt_integer(box, args, 1, "unpack_limit")
     offset = _opt_integer(box, args, 2, "unpack_limit", 0)
     return _mp_unpack(box, args[:1], "unpack_limit", limit, offset)
+
+
+# -- struct (Roberto Ierusalimschy's lua-struct, as Redis builds it on x86-64) --------
+
+_ST_MAXINTSIZE = 32
+_ST_MAXALIGN = 8
+_ST_SIZES = {"b": 1, "B": 1, "h": 2, "H": 2, "l": 8, "L": 8, "T": 8, "f": 4, "d": 8, "x": 1}
+_ST_INTS = "bBhHlLTiI"
+_M64 = (1 << 64) - 1
+
+
+class _Fmt:
+    def __init__(self, box, fmt: bytes, fname: str) -> None:
+        self.box, self.fmt, self.pos, self.fname = box, fmt, 0, fname
+        self.little, self.align = True, 1
+
+    def getnum(self, default: int) -> int:
+        f, p = self.fmt, self.pos
+        if p >= len(f) or not 48 <= f[p] <= 57:
+            return default
+        a = 0
+        while p < len(f) and 48 <= f[p] <= 57:
+            if a > (2**31 - 1) // 10 or a * 10 > 2**31 - 1 - (f[p] - 48):
+                self.box.raise_c_error("integral size overflow")
+            a = a * 10 + f[p] - 48
+            p += 1
+        self.pos = p
+        return a
+
+    def optsize(self, opt: str) -> int:
+        if opt in _ST_SIZES:
+            return _ST_SIZES[opt]
+        if opt == "c":
+            return self.getnum(1)
+        if opt in "iI":
+            sz = self.getnum(4)
+            if sz > _ST_MAXINTSIZE:
+                self.box.raise_c_error("integral size %d is larger than limit of %d"
+                                       % (sz, _ST_MAXINTSIZE))
+            return sz
+        return 0
+
+    def toalign(self, length: int, opt: str, size: int) -> int:
+        if size == 0 or opt == "c":
+            return 0
+        size = min(size, self.align)
+        return (size - (length & (size - 1))) & (size - 1)
+
+    def control(self, opt: str) -> None:
+        if opt == " ":
+            return
+        if opt == ">":
+            self.little = False
+        elif opt == "<":
+            self.little = True
+        elif opt == "!":
+            a = self.getnum(_ST_MAXALIGN)
+            if a <= 0 or a & (a - 1):
+                self.box.raise_c_error("alignment %d is not a power of 2" % a)
+            self.align = a
+        else:
+            self.box.raise_c_error("bad argument #1 to '%s' (invalid format option '%s')"
+                                   % (self.fname, opt))
+
+    def options(self):
+        while self.pos < len(self.fmt):
+            opt = chr(self.fmt[self.pos])
+            self.pos += 1
+            yield opt, self.optsize(opt)
+
+
+def _st_string(box, args, i: int, fname: str) -> bytes:
+    v = args[i] if i < len(args) else None
+    if type(v) in (int, float) and type(v) is not bool:
+        from .scripting import _lua_tostring_number
+
+        return _lua_tostring_number(v)
+    if type(v) is not bytes:
+        box.raise_c_error("bad argument #%d to '%s' (string expected, got %s)"
+                          % (i + 1, fname, "no value" if i >= len(args)
+                             else _lua_typename(box, v)))
+    return v
+
+
+def _st_float(x: float, little: bool) -> bytes:
+    try:
+        return struct.pack("<f" if little else ">f", x)
+    except OverflowError:
+        return struct.pack("<f" if little else ">f", math.copysign(math.inf, x))
+
+
+def struct_pack(box, args):
+    f = _Fmt(box, _st_string(box, args, 0, "pack"), "pack")
+    args = tuple(args) + (None,)  # b_pack's nil marker: the first missing one is "nil"
+    out = bytearray()
+    arg = 1
+    for opt, size in f.options():
+        out += bytes(f.toalign(len(out), opt, size))
+        if opt in _ST_INTS:
+            n = box.check_number(args, arg, "pack")
+            arg += 1
+            finite = not (isinstance(n, float) and (math.isnan(n) or math.isinf(n)))
+            v = (int(n) if finite else -(1 << 63)) & _M64
+            le = (v.to_bytes(8, "little") + bytes(max(0, size - 8)))[:size]
+            out += le if f.little else le[::-1]
+        elif opt == "x":
+            out += b"\0"
+        elif opt == "f":
+            out += _st_float(float(box.check_number(args, arg, "pack")), f.little)
+            arg += 1
+        elif opt == "d":
+            out += struct.pack("<d" if f.little else ">d",
+                               float(box.check_number(args, arg, "pack")))
+            arg += 1
+        elif opt in "cs":
+            s = _st_string(box, args, arg, "pack")
+            arg += 1
+            if size == 0:
+                size = len(s)
+            if len(s) < size:
+                box.raise_c_error("bad argument #%d to 'pack' (string too short)" % (arg + 1))
+            out += s[:size]
+            if opt == "s":
+                out += b"\0"
+        else:
+            f.control(opt)
+    return bytes(out)
+
+
+def struct_unpack(box, args):
+    f = _Fmt(box, _st_string(box, args, 0, "unpack"), "unpack")
+    data = _st_string(box, args, 1, "unpack")
+    if len(args) > 2 and args[2] is not None:
+        pos = int(box.check_number(args, 2, "unpack"))
+    else:
+        pos = 1
+    if pos <= 0:
+        box.raise_c_error("bad argument #3 to 'unpack' (offset must be 1 or greater)")
+    pos -= 1
+    ld = len(data)
+    out: list = []
+
+    def short():
+        box.raise_c_error("bad argument #2 to 'unpack' (data string too short)")
+
+    for opt, size in f.options():
+        pos += f.toalign(pos, opt, size)
+        if not (size <= ld and pos <= ld - size):
+            short()
+        if opt in _ST_INTS:
+            raw = data[pos:pos + size]
+            v = int.from_bytes(raw, "little" if f.little else "big") & _M64
+            if opt.islower() and size and v & ((_M64 << (size * 8 - 1)) & _M64):
+                v |= (_M64 << (size * 8 - 1)) & _M64
+            if opt.islower() and v >= 1 << 63:
+                v -= 1 << 64
+            out.append(float(v))
+        elif opt == "f":
+            out.append(struct.unpack("<f" if f.little else ">f", data[pos:pos + 4])[0])
+        elif opt == "d":
+            out.append(struct.unpack("<d" if f.little else ">d", data[pos:pos + 8])[0])
+        elif opt == "c":
+            if size == 0:
+                if not out or type(out[-1]) not in (int, float):
+                    box.raise_c_error("format 'c0' needs a previous size")
+                size = int(out.pop())
+                if not (size <= ld and pos <= ld - size):
+                    short()
+            out.append(data[pos:pos + size])
+        elif opt == "s":
+            e = data.find(b"\0", pos)
+            if e < 0:
+                box.raise_c_error("unfinished string in data")
+            size = e - pos + 1
+            out.append(data[pos:e])
+        elif opt != "x":
+            f.control(opt)
+        pos += size
+    out.append(pos + 1)
+    return tuple(out)
+
+
+def struct_size(box, args):
+    f = _Fmt(box, _st_string(box, args, 0, "size"), "size")
+    pos = 0
+    for opt, size in f.options():
+        pos += f.toalign(pos, opt, size)
+        if opt == "s":
+            box.raise_c_error("bad argument #1 to 'size' (option 's' has no fixed size)")
+        if opt == "c" and size == 0:
+            box.raise_c_error("bad argument #1 to 'size' (option 'c0' has no fixed size)")
+        if not opt.isalnum():
+            f.control(opt)
+        pos += size
+    return pos

@@ -42,7 +42,7 @@ REDIS_VERSION = "7.0.15"
 REDIS_VERSION_NUM = 0x07000F
 
 # Builtins Redis leaves to scripts (its allow lists; of the C libraries it links in,
-# cjson, bit and cmsgpack come from server._lualibs, struct is missing).
+# cjson, bit, cmsgpack and struct come from server._lualibs).
 _BUILTINS = ("xpcall", "tostring", "getfenv", "setmetatable", "next", "assert", "tonumber",
              "rawequal", "collectgarbage", "getmetatable", "rawset", "coroutine", "type",
              "select", "unpack", "gcinfo", "pairs", "rawget", "ipairs", "_VERSION",
@@ -224,8 +224,10 @@ G.cmsgpack = {pack = ext.mp_pack, unpack = ext.mp_unpack, unpack_one = ext.mp_un
               _VERSION = "lua-cmsgpack 0.4.0",
               _COPYRIGHT = "Copyright (C) 2012, Salvatore Sanfilippo",
               _DESCRIPTION = "MessagePack C implementation for Lua"}
-store.cjson, store.bit, store.cmsgpack = G.cjson, G.bit, G.cmsgpack
-for _, lib in pairs({"string", "math", "table", "coroutine", "cjson", "bit", "cmsgpack"}) do
+G.struct = {pack = ext.st_pack, unpack = ext.st_unpack, size = ext.st_size}
+store.cjson, store.bit, store.cmsgpack, store.struct = G.cjson, G.bit, G.cmsgpack, G.struct
+for _, lib in pairs({"string", "math", "table", "coroutine", "cjson", "bit", "cmsgpack",
+                     "struct"}) do
   store[lib] = protect(G[lib], false)
 end
 local function loader(f)
@@ -430,7 +432,10 @@ class LuaRuntimeBox:
                b"mp_pack": lambda *a: _lualibs.cmsgpack_pack(self, a),
                b"mp_unpack": lambda *a: _lualibs.cmsgpack_unpack(self, a),
                b"mp_unpack_one": lambda *a: _lualibs.cmsgpack_unpack_one(self, a),
-               b"mp_unpack_limit": lambda *a: _lualibs.cmsgpack_unpack_limit(self, a)}
+               b"mp_unpack_limit": lambda *a: _lualibs.cmsgpack_unpack_limit(self, a),
+               b"st_pack": lambda *a: _lualibs.struct_pack(self, a),
+               b"st_unpack": lambda *a: _lualibs.struct_unpack(self, a),
+               b"st_size": lambda *a: _lualibs.struct_size(self, a)}
         for name in _lualibs.BIT_FUNCTIONS:
             out[b"bit_" + name.encode()] = _lualibs.bit_function(self, name)
         return out

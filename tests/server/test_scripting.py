@@ -279,6 +279,38 @@ local t = {} local c = t for i = 1, 20 do c[1] = {} c = c[1] end return cmsgpack
 return cmsgpack.pack(0/0, 1/0, -1/0)
 return cmsgpack.unpack(cmsgpack.pack(string.rep('a', 70000))) == string.rep('a', 70000)
 return cmsgpack.pack({[1.5]=1})
+return struct.pack('>I2', 258)
+return struct.pack('<i', -2)
+return struct.pack('>bBhHlLTiI', -1, 255, -2, 65535, -3, 4, 5, -6, 7)
+return struct.pack('!4 b i', 1, 2)
+return struct.pack('>d f', 1.5, 0.1)
+return struct.pack('c3 s', 'abcdef', 'zz')
+return struct.pack('c0', 'hello')
+return struct.pack('c5', 'hi')
+return struct.pack('z', 1)
+return struct.pack('!3i', 1)
+return struct.pack('i40', 1)
+return struct.pack('>i3', 2^40 + 5)
+return struct.pack('<I10', -1)
+return struct.pack()
+return struct.pack('i')
+return {struct.unpack('>I2', '\1\2')}
+return {struct.unpack('<i', struct.pack('<i', -7))}
+return {struct.unpack('>bBhH', '\255\255\255\254\0\1')}
+return {struct.unpack('s', 'abc\0def')}
+return {struct.unpack('s', 'abc')}
+return {struct.unpack('b c0', '\3xyz')}
+return {struct.unpack('c0', 'xyz')}
+return {struct.unpack('>d', struct.pack('>d', 3.25))}
+return {struct.unpack('i', 'ab')}
+return {struct.unpack('B', 'ab', 2)}
+return {struct.unpack('B', 'ab', 0)}
+return {struct.unpack('!4 b i', struct.pack('!4 b i', 1, 2))}
+return struct.size('!4 b i d')
+return struct.size('s')
+return struct.size('c0')
+return struct.size('>i3 c5 x')
+return struct.pack('i i', 1)
 """
 
 
