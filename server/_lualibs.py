@@ -3,6 +3,7 @@ configures it), `bit` (LuaBitOp), `cmsgpack` (lua-cmsgpack 0.4.0) and `struct`
 (lua-struct, x86-64 sizes). They are Python functions called from Lua, so their errors
 carry the caller's position the way C library functions' errors do (`raise_c_error`).
 """
+
 from __future__ import annotations
 
 import math
