@@ -364,7 +364,10 @@ def _expire_generic(e, c, argv, base, seconds, name):
     db.expires[key] = when
     if db.watched:
         db.touch(key)
-    e.rewrite([b"PEXPIREAT", key, b"%d" % when])
+    # Redis keeps PEXPIREAT as sent, renames the others, and rewrites the time only
+    # when it is not already an absolute millisecond; options stay
+    e.rewrite([argv[0] if name == "pexpireat" else b"PEXPIREAT", key,
+               argv[2] if name == "pexpireat" else b"%d" % when, *argv[3:]])
     return 1
 
 

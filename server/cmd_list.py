@@ -397,12 +397,12 @@ def brpop(e, c, argv):
     return _bpop(e, c, argv, False)
 
 
-def _bmove(e, c, src, dst, fl, tl, timeout_raw):
+def _bmove(e, c, src, dst, fl, tl, timeout_raw, served_as):
     timeout = parse_timeout(timeout_raw)
     v = get_list(c.db, src)
     if v:
         x = _move(e, c, src, dst, fl, tl)
-        e.rewrite([b"LMOVE", src, dst, b"LEFT" if fl else b"RIGHT", b"LEFT" if tl else b"RIGHT"])
+        e.rewrite(served_as)   # what Redis propagates: the non-blocking twin
         return x
     if c.multi is not None or e.in_exec:
         return None
@@ -411,12 +411,14 @@ def _bmove(e, c, src, dst, fl, tl, timeout_raw):
 
 @command("brpoplpush", 4, "write denyoom blocking", 1, 2, 1, "list", since="2.2.0")
 def brpoplpush(e, c, argv):
-    return _bmove(e, c, argv[1], argv[2], False, True, argv[3])
+    return _bmove(e, c, argv[1], argv[2], False, True, argv[3],
+                  [b"RPOPLPUSH", argv[1], argv[2]])
 
 
 @command("blmove", 6, "write denyoom blocking", 1, 2, 1, "list", since="6.2.0")
 def blmove(e, c, argv):
-    return _bmove(e, c, argv[1], argv[2], _where(argv[3]), _where(argv[4]), argv[5])
+    return _bmove(e, c, argv[1], argv[2], _where(argv[3]), _where(argv[4]), argv[5],
+                  [b"LMOVE", *argv[1:5]])
 
 
 @command("blmpop", -5, "write blocking", 0, 0, 0, "list", since="7.0.0")

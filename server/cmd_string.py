@@ -181,6 +181,7 @@ def getdel(e, c, argv):
     if old is not None:
         c.db.delete(argv[1])
         e.dirty += 1
+        e.rewrite([b"DEL", argv[1]])   # as Redis propagates it
     return old
 
 

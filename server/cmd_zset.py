@@ -502,8 +502,7 @@ def _zpop(e, c, argv, maxi):
     z = get_zset(db, argv[1])
     if z is None or count == 0:
         return []
-    pairs = _pop_items(e, db, argv[1], z, maxi, count)
-    e.rewrite([b"ZREM", argv[1], *[m for m, _ in pairs]])
+    pairs = _pop_items(e, db, argv[1], z, maxi, count)   # propagated as given
     if len(argv) == 3 and c.resp == 3:
         return [[m, s] for m, s in pairs]
     return with_scores(c, pairs) if len(argv) == 3 else [x for m, s in pairs for x in (m, s)]
@@ -526,7 +525,7 @@ def _bzpop(e, c, argv, maxi):
         z = get_zset(db, k)
         if z:
             (m, s), = _pop_items(e, db, k, z, maxi, 1)
-            e.rewrite([b"ZREM", k, m])
+            e.rewrite([b"ZPOPMAX" if maxi else b"ZPOPMIN", k])
             return [k, m, s]
     if c.multi is not None or e.in_exec:
         return NULL_ARRAY
@@ -549,7 +548,7 @@ def _zmpop(e, c, keys, w, count):
         z = get_zset(db, k)
         if z:
             pairs = _pop_items(e, db, k, z, w == b"max", count)
-            e.rewrite([b"ZREM", k, *[m for m, _ in pairs]])
+            e.rewrite([b"ZPOPMAX" if w == b"max" else b"ZPOPMIN", k, b"%d" % len(pairs)])
             return [k, [[m, s] for m, s in pairs]]
     return None
 

@@ -9,7 +9,6 @@ sequence appended. The rest checks the sans-I/O pieces against slow references.
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 
@@ -20,10 +19,8 @@ from server.engine import Engine
 from server.proto import OK
 from tests.support.realredis import RealRedis, need_binary
 
+from ._pair import SERVER_OPTS as _SERVER_OPTS, start_pair
 from ._resp import RawClient
-
-AOF = Path("appendonlydir") / "appendonly.aof.1.incr.aof"
-_SERVER_OPTS = ["--appendonly", "yes", "--appendfsync", "no"]
 
 
 # -- the sans-I/O core ---------------------------------------------------------------------
@@ -152,77 +149,17 @@ def test_engine_in_process_basics():
 
 # -- against real Redis ----------------------------------------------------------------------
 
-class Pair:
-    def __init__(self, real: RealRedis, ours: ServerThread, ours_dir: Path) -> None:
-        self.real, self.ours = real, ours
-        self.aofs = [real.dir / AOF, ours_dir / AOF]
-        self.offsets = [p.stat().st_size if p.exists() else 0 for p in self.aofs]
-        self.clients = [RawClient(real.port, timeout=60), RawClient(ours.port, timeout=60)]
-
-    def run(self, commands, *, compare_state: bool = True):
-        """Replies of both servers to the same commands; asserts they are equal."""
-        replies = []
-        for cl in self.clients:
-            cl.call("SELECT", "0")
-            replies.append(cl.pipeline(commands))
-        for cmd, a, b in zip(commands, *replies):
-            assert a == b, f"{cmd!r}: redis={a!r} ours={b!r}"
-        if compare_state:
-            self.compare_state()
-        return replies[0]
-
-    def _state(self, cl):
-        keys = sorted(cl.call("KEYS", "*"))
-        per_key = []
-        for k in keys:
-            per_key.append((k, cl.call("GET", k), cl.call("DUMP", k),
-                            cl.call("OBJECT", "ENCODING", k), cl.call("DEBUG", "DIGEST-VALUE", k)))
-        return per_key, cl.call("DEBUG", "DIGEST")
-
-    def compare_state(self):
-        real, ours = (self._state(cl) for cl in self.clients)
-        for a, b in zip(real[0], ours[0]):
-            assert a == b, f"key {a[0]!r}: redis={a[1:]!r}\nours={b[1:]!r}"
-        assert len(real[0]) == len(ours[0])
-        assert real[1] == ours[1]
-        new = []
-        for i, p in enumerate(self.aofs):
-            data = p.read_bytes()
-            new.append(data[self.offsets[i]:])
-            self.offsets[i] = len(data)
-        assert new[0] == new[1], f"AOF: redis={new[0][:2000]!r}\nours={new[1][:2000]!r}"
-
-    def reset(self):
-        """Empty both servers; AOF comparison restarts here (an earlier failure left
-        the two files at unrelated offsets)."""
-        self.run([("FLUSHALL",), ("CONFIG", "SET", "hll-sparse-max-bytes", "3000")],
-                 compare_state=False)
-        self.offsets = [p.stat().st_size for p in self.aofs]
-
-    def close(self):
-        for cl in self.clients:
-            cl.close()
+_RESET = ("CONFIG", "SET", "hll-sparse-max-bytes", "3000")
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
     need_binary("redis-server")
-    base = tmp_path_factory.mktemp("hll")
-    real = RealRedis(base / "real", extra=_SERVER_OPTS)
-    ours_dir = base / "ours"
-    ours_dir.mkdir()
-    real.start()
-    ours = ServerThread("--enable-debug-command", "yes", "--dir", str(ours_dir), *_SERVER_OPTS)
-    ours.start()
-    p = None
+    p, stop = start_pair(tmp_path_factory.mktemp("hll"))
     try:
-        p = Pair(real, ours, ours_dir)
         yield p
     finally:
-        if p is not None:
-            p.close()
-        ours.stop()
-        real.stop()
+        stop()
 
 
 def _els(prefix: str, n: int, start: int = 0):
@@ -231,7 +168,7 @@ def _els(prefix: str, n: int, start: int = 0):
 
 @pytest.mark.interop
 def test_small_adds_count_cache_and_debug(pair):
-    pair.reset()
+    pair.reset(_RESET)
     pair.run([
         ("PFADD", "h"), ("GET", "h"), ("PFADD", "h"), ("PFCOUNT", "h"),
         ("PFADD", "h", "a", "b", "c", "a"), ("PFDEBUG", "DECODE", "h"),
@@ -252,7 +189,7 @@ def test_small_adds_count_cache_and_debug(pair):
 
 @pytest.mark.interop
 def test_promotion_to_dense_at_default_and_small_threshold(pair):
-    pair.reset()
+    pair.reset(_RESET)
     cmds = []
     for i in range(0, 2600, 100):  # the sparse form grows past 3000 bytes, then dense
         cmds += [("PFADD", "big", *_els("e", 100, i)), ("PFDEBUG", "ENCODING", "big"),
@@ -275,7 +212,7 @@ def test_promotion_to_dense_at_default_and_small_threshold(pair):
 
 @pytest.mark.interop
 def test_merge_and_union(pair):
-    pair.reset()
+    pair.reset(_RESET)
     pair.run([
         ("PFADD", "s1", *_els("a", 50)), ("PFADD", "s2", *_els("a", 80, 30)),
         ("PFADD", "d1", *_els("b", 4000)), ("PFADD", "d2", *_els("a", 3000, 20)),
@@ -299,7 +236,7 @@ _HDR_CACHED = b"HYLL\x01\x00\x00\x00" + (1234).to_bytes(8, "little")
 
 @pytest.mark.interop
 def test_errors_and_corrupt_hlls(pair):
-    pair.reset()
+    pair.reset(_RESET)
     bad = {
         "short": b"HYLL\x01",
         "magic": b"HYLX" + _HDR_SPARSE[4:] + b"\x7f\xff",
@@ -338,7 +275,7 @@ def test_errors_and_corrupt_hlls(pair):
 @pytest.mark.interop
 def test_random_element_sets(pair):
     rng = random.Random(20261121)
-    pair.reset()
+    pair.reset(_RESET)
     for _ in range(5):
         cmds = [("CONFIG", "SET", "hll-sparse-max-bytes", str(rng.choice((100, 700, 3000))))]
         keys = [f"k{i}" for i in range(4)]
@@ -359,7 +296,7 @@ def test_random_element_sets(pair):
 
 @pytest.mark.interop
 def test_reload_restore_and_watch(pair):
-    pair.reset()
+    pair.reset(_RESET)
     pair.run([("PFADD", "sp", *_els("a", 5)), ("PFADD", "de", *_els("b", 3000)),
               ("PFADD", "mid", *_els("c", 300))])
     dumps = [pair.clients[0].call("DUMP", k) for k in ("sp", "de")]  # Redis's payloads
@@ -405,7 +342,7 @@ def test_random_crafted_sparse_strings(pair):
     """Hand-made sparse bodies (VAL runs next to each other, near-valid totals, cut
     opcodes) through every command: the edits, promotions and errors must agree."""
     rng = random.Random(7)
-    pair.reset()
+    pair.reset(_RESET)
     cmds = []
     for i in range(40):
         k = f"c{i}"
