@@ -387,12 +387,12 @@ def _bpop(e, c, argv, left):
     return BLOCK(argv[1:-1], timeout, NULL_ARRAY)
 
 
-@command("blpop", -3, "write blocking", 1, -2, 1, "list")
+@command("blpop", -3, "write noscript blocking", 1, -2, 1, "list")
 def blpop(e, c, argv):
     return _bpop(e, c, argv, True)
 
 
-@command("brpop", -3, "write blocking", 1, -2, 1, "list")
+@command("brpop", -3, "write noscript blocking", 1, -2, 1, "list")
 def brpop(e, c, argv):
     return _bpop(e, c, argv, False)
 
@@ -409,13 +409,13 @@ def _bmove(e, c, src, dst, fl, tl, timeout_raw, served_as):
     return BLOCK([src], timeout, None)
 
 
-@command("brpoplpush", 4, "write denyoom blocking", 1, 2, 1, "list", since="2.2.0")
+@command("brpoplpush", 4, "write denyoom noscript blocking", 1, 2, 1, "list", since="2.2.0")
 def brpoplpush(e, c, argv):
     return _bmove(e, c, argv[1], argv[2], False, True, argv[3],
                   [b"RPOPLPUSH", argv[1], argv[2]])
 
 
-@command("blmove", 6, "write denyoom blocking", 1, 2, 1, "list", since="6.2.0")
+@command("blmove", 6, "write denyoom noscript blocking", 1, 2, 1, "list", since="6.2.0")
 def blmove(e, c, argv):
     return _bmove(e, c, argv[1], argv[2], _where(argv[3]), _where(argv[4]), argv[5],
                   [b"LMOVE", *argv[1:5]])

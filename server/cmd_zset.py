@@ -532,12 +532,12 @@ def _bzpop(e, c, argv, maxi):
     return BLOCK(argv[1:-1], timeout, NULL_ARRAY)
 
 
-@command("bzpopmin", -3, "write fast blocking", 1, -2, 1, "sorted-set", since="5.0.0")
+@command("bzpopmin", -3, "write noscript blocking fast", 1, -2, 1, "sorted-set", since="5.0.0")
 def bzpopmin(e, c, argv):
     return _bzpop(e, c, argv, False)
 
 
-@command("bzpopmax", -3, "write fast blocking", 1, -2, 1, "sorted-set", since="5.0.0")
+@command("bzpopmax", -3, "write noscript blocking fast", 1, -2, 1, "sorted-set", since="5.0.0")
 def bzpopmax(e, c, argv):
     return _bzpop(e, c, argv, True)
 
