@@ -632,7 +632,7 @@ def xreadgroup(e, c, argv):
             out.append((k, items))
     if out or any(r != b">" for r in raw_ids):
         if any_new:
-            e.rewrite(*[a for a in _xclaim_props(keys, gname, groups, out, cname)])
+            e.rewrite(*_xclaim_props(keys, gname, groups, out, cname, noack))
         return Map(out) if c.resp == 3 else [[k, v] for k, v in out]
     if block is None or c.multi is not None or e.in_exec:
         return NULL_ARRAY
@@ -654,20 +654,26 @@ def _consumer(e, g, cname):
     return cons
 
 
-def _xclaim_props(keys, gname, groups, out, cname):
-    """What XREADGROUP propagates: an XCLAIM per delivered entry, then the group's last id."""
+def _xclaim_props(keys, gname, groups, out, cname, noack):
+    """What XREADGROUP (new entries) propagates, as Redis 7.0 does: an XCLAIM per
+    delivered entry, each with the group's last id as it stood right after that entry;
+    with NOACK, the group's new last id instead."""
     props = []
     delivered = dict(out)
     for (s, g), k in zip(groups, keys):
-        for item in delivered.get(k, ()):
-            pid = parse_id(item[0])[0]
-            p = g.pel.get(pid)
+        items = delivered.get(k)
+        if not items:
+            continue
+        if noack:
+            props.append([b"XGROUP", b"SETID", k, gname, fmt_id(g.last_id), b"ENTRIESREAD",
+                          b"%d" % g.entries_read])
+            continue
+        for item in items:
+            p = g.pel.get(parse_id(item[0])[0])
             if p is not None:
                 props.append([b"XCLAIM", k, gname, cname, b"0", item[0], b"TIME", b"%d" % p[1],
                               b"RETRYCOUNT", b"%d" % p[2], b"FORCE", b"JUSTID", b"LASTID",
-                              fmt_id(g.last_id)])
-        props.append([b"XGROUP", b"SETID", k, gname, fmt_id(g.last_id), b"ENTRIESREAD",
-                      b"%d" % g.entries_read])
+                              item[0]])
     return props
 
 

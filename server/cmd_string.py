@@ -172,6 +172,7 @@ def getset(e, c, argv):
     old = get_str(c.db, argv[1])
     c.db.set(argv[1], argv[2])
     e.dirty += 1
+    e.rewrite([b"SET", argv[1], argv[2]])   # as Redis propagates it
     return old
 
 

@@ -50,6 +50,36 @@ CASES = {
         ("SADD", "st", "4"), ("spop", "st", "1"),
         ("GETDEL", "g"),
     ],
+    "hashes and keys": [
+        ("HSET", "h", "f", "1.5", "g", "x"), ("HINCRBYFLOAT", "h", "f", "0.25"),
+        ("hincrby", "h", "n", "3"), ("HSETNX", "h", "g", "y"), ("HDEL", "h", "zz", "g"),
+        ("SETEX", "sx", "100", "v"), ("psetex", "px", "100000", "v"), ("GETSET", "sx", "w"),
+        ("SET", "sk", "v", "EXAT", "9999999999"), ("SET", "sk2", "v", "pxat", "9999999999999"),
+        ("RENAME", "sk", "sk3"), ("COPY", "sk3", "sk4"), ("MOVE", "sk4", "1"),
+        ("PERSIST", "sk3"), ("persist", "sk3"), ("UNLINK", "sk2", "nosuch"),
+        ("SADD", "a", "1", "2"), ("SADD", "b", "2", "3"), ("SUNIONSTORE", "u", "a", "b"),
+        ("sinterstore", "i", "a", "b"), ("SMOVE", "a", "b", "1"),
+        ("RPUSH", "srt", "3", "1", "2"), ("SORT", "srt", "STORE", "srtd"),
+        ("LSET", "srt", "0", "9"), ("LTRIM", "srt", "0", "0"), ("LREM", "srt", "0", "9"),
+    ],
+    "streams": [
+        ("XADD", "x", "1-1", "a", "1"), ("XADD", "x", "2-1", "b", "2"),
+        ("XGROUP", "CREATE", "x", "g", "0"),
+        ("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "x", ">"),
+        ("XREADGROUP", "GROUP", "g", "c", "NOACK", "STREAMS", "x", ">"),
+        ("XADD", "x", "3-1", "c", "3"), ("XREADGROUP", "GROUP", "g", "c", "STREAMS", "x", ">"),
+        ("XACK", "x", "g", "1-1"), ("XCLAIM", "x", "g", "d", "0", "2-1"),
+        ("XAUTOCLAIM", "x", "g", "e", "0", "0"),
+        # (XDEL and XTRIM are propagated as sent; they are left out here because Redis
+        # keeps deleted entries in the node as tombstones, so DUMP bytes differ)
+        ("XSETID", "x", "5-0"), ("XGROUP", "SETID", "x", "g", "$"),
+        ("XGROUP", "DELCONSUMER", "x", "g", "c"), ("XGROUP", "DESTROY", "x", "g"),
+    ],
+    "transactions": [
+        ("MULTI",), ("SET", "t1", "a"), ("INCR", "t2"), ("EXPIRE", "t1", "100"), ("EXEC",),
+        ("MULTI",), ("GET", "t1"), ("EXEC",),
+        ("MULTI",), ("INCR", "t1"), ("SET", "t3", "b"), ("EXEC",),
+    ],
 }
 
 
