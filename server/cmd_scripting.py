@@ -1,9 +1,8 @@
 """Scripting commands: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT, FCALL, FCALL_RO.
 
-The Lua runtime and conversions are server.scripting's; FUNCTION LOAD/RESTORE (in
-cmd_server) compile libraries through the same `Scripting` state. A script runs to its
-end on the engine's thread: nothing else is served meanwhile, so SCRIPT KILL and
-FUNCTION KILL always answer NOTBUSY (there is no busy-reply-threshold).
+The Lua runtime and conversions are server.scripting's; FUNCTION LOAD/RESTORE/KILL/
+STATS (in cmd_server) work on the same `Scripting` state. A script runs on the engine's
+thread; SCRIPT KILL reaches it only through the network layer's `engine.busy_tick`.
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ def _eval(e, c, argv, *, by_sha: bool, ro: bool):
         return RO_WRITE_FLAG
     read_only = ro or (not script.compat and "no-writes" in script.flags)
     return st.run(st.eval_box, script.fn, sha.decode(), c, argv[3:3 + n], argv[3 + n:],
-                  read_only)
+                  read_only, argv)
 
 
 _FLAGS = "noscript skip-monitor no-mandatory-keys stale"
@@ -91,7 +90,7 @@ def _fcall(e, c, argv, ro: bool):
     if ro and "no-writes" not in f.flags:
         return RO_WRITE_FLAG
     return st.run(st.fn_box, f.fn, f.name.decode("utf-8", "replace"), c, argv[3:3 + n],
-                  argv[3 + n:], ro or "no-writes" in f.flags)
+                  argv[3 + n:], ro or "no-writes" in f.flags, argv)
 
 
 @command("fcall", -3, _FLAGS + " may-replicate", 0, 0, 0, "scripting", since="7.0.0")
@@ -133,7 +132,7 @@ def script_flush(e, c, argv):
 
 @command("script|kill", 2, "noscript allow-busy", 0, 0, 0, "scripting", since="2.6.0")
 def script_kill(e, c, argv):
-    return err("NOTBUSY No scripts in execution right now.")
+    return Scripting.of(e).kill(True) or OK
 
 
 @command("script|debug", 3, "noscript", 0, 0, 0, "scripting", since="3.2.0")

@@ -1081,15 +1081,22 @@ def _parse_function_payload(data: bytes):
 
 @command("function|stats", 2, "noscript allow-busy", 0, 0, 0, "scripting")
 def function_stats(e, c, argv):
-    nfuncs = len(_scripting(e).functions)
-    return Map([(b"running_script", None),
+    st = _scripting(e)
+    nfuncs = len(st.functions)
+    rs = st.running
+    running = None if rs is None else Map([
+        (b"name", rs.name.encode("utf-8", "surrogateescape")),
+        (b"command", list(rs.argv)), (b"duration_ms", rs.duration_ms())])
+    return Map([(b"running_script", running),
                 (b"engines", Map([(b"LUA", Map([(b"libraries_count", len(e.functions)),
                                                 (b"functions_count", nfuncs)]))]))])
 
 
 @command("function|kill", 2, "noscript allow-busy", 0, 0, 0, "scripting")
 def function_kill(e, c, argv):
-    return err("NOTBUSY No scripts in execution right now.")
+    from .scripting import Scripting
+
+    return Scripting.of(e).kill(False) or OK
 
 
 @command("function|help", 2, "loading stale", 0, 0, 0, "scripting")

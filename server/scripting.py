@@ -322,13 +322,25 @@ function api.set_argv(keys, args)
   rawset(store, "KEYS", keys)
   rawset(store, "ARGV", args)
 end
-function api.run(fn, keys, args)
+local KILLED = "Script killed by user with SCRIPT KILL..."
+function api.run(fn, keys, args, interrupt)
+  -- Every 100000 instructions `interrupt` may serve other clients (busy script) and
+  -- says whether SCRIPT/FUNCTION KILL asked for the end; then every line fails.
+  dbg.sethook(function()
+    if interrupt() then
+      dbg.sethook(function()
+        if dbg.getinfo(2, "S").source ~= SELF then error(err_table(KILLED)) end
+      end, "l")
+      error(err_table(KILLED))
+    end
+  end, "", 100000)
   local ok, r
   if function_mode then
     ok, r = xpcall(function() return fn(keys, args) end, handler)
   else
     ok, r = xpcall(fn, handler)
   end
+  dbg.sethook()
   return ok, r
 end
 local LOAD_TIMEOUT = 0.5  -- seconds, Redis's LOAD_TIMEOUT_MS
@@ -732,7 +744,8 @@ class LuaRuntimeBox:
             return "ERR " + str(e)
         return "(null)"
 
-    def run(self, fn, name: str, keys: list[bytes], args: list[bytes], command, caller_resp):
+    def run(self, fn, name: str, keys: list[bytes], args: list[bytes], command, caller_resp,
+            interrupt=lambda: False):
         """Call a script or function; returns the reply for the caller."""
         lua = self.lua
         kt, at = lua.table_from(keys), lua.table_from(args)
@@ -742,7 +755,7 @@ class LuaRuntimeBox:
         self.resp = 2
         self.running = True
         try:
-            ok, value = self.api[b"run"](fn, kt, at)
+            ok, value = self.api[b"run"](fn, kt, at, interrupt)
             if not ok:
                 return self._script_error(value, name)
             return self.to_redis(value, caller_resp, 0)
@@ -1030,8 +1043,27 @@ def _s(b: bytes) -> str:
     return b.decode("utf-8", "surrogateescape")
 
 
+class RunState:
+    """What SCRIPT KILL, FUNCTION KILL and FUNCTION STATS see of a running script."""
+
+    __slots__ = ("name", "is_eval", "argv", "start", "dirty", "killed", "timed_out")
+
+    def __init__(self, name: str, is_eval: bool, argv) -> None:
+        self.name, self.is_eval, self.argv = name, is_eval, argv
+        self.start = time.monotonic()
+        self.dirty = self.killed = self.timed_out = False
+
+    def duration_ms(self) -> int:
+        return int((time.monotonic() - self.start) * 1000)
+
+
 class Scripting:
-    """Scripting state of one engine (`Scripting.of(engine)`)."""
+    """Scripting state of one engine (`Scripting.of(engine)`).
+
+    A script that runs past busy-reply-threshold calls `engine.busy_tick()` (when the
+    network layer provides one: a turn of the event loop answering -BUSY) every 100000
+    Lua instructions, so SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE can reach it.
+    """
 
     def __init__(self, engine) -> None:
         self.engine = engine
@@ -1041,7 +1073,7 @@ class Scripting:
         self.libraries: dict[bytes, Library] = {}
         self.functions: dict[bytes, tuple[Library, LuaFunction]] = {}
         self._client = None
-        self.running = None  # name of the script or function being run
+        self.running: RunState | None = None  # the script or function being run
         self.rand = Rand48()  # shared by EVAL and functions, as Redis's one static state
 
     @classmethod
@@ -1152,7 +1184,48 @@ class Scripting:
         sc.resp = 2
         return sc
 
-    def run(self, box: LuaRuntimeBox, fn, name: str, caller, keys, args, read_only: bool):
+    def kill(self, is_eval: bool) -> Error:
+        """SCRIPT KILL (is_eval) / FUNCTION KILL, as scriptKill words its answers."""
+        rs = self.running
+        if rs is None:
+            return Error(b"NOTBUSY No scripts in execution right now.")
+        if rs.dirty:
+            return Error(b"UNKILLABLE Sorry the script already executed write commands "
+                         b"against the dataset. You can either wait the script termination "
+                         b"or kill the server in a hard way using the SHUTDOWN NOSAVE "
+                         b"command.")
+        if is_eval and not rs.is_eval:
+            return Error(b"BUSY Redis is busy running a script. You can only call FUNCTION "
+                         b"KILL or SHUTDOWN NOSAVE.")
+        if not is_eval and rs.is_eval:
+            return Error(b"BUSY Redis is busy running a script. You can only call SCRIPT "
+                         b"KILL or SHUTDOWN NOSAVE.")
+        rs.killed = True
+        return None
+
+    def _interrupt(self) -> bool:
+        rs = self.running
+        if rs is None:
+            return False
+        e = self.engine
+        if not rs.timed_out:
+            threshold = getattr(e.config, "lua_time_limit", 5000)
+            elapsed = rs.duration_ms()
+            if threshold <= 0 or elapsed < threshold:
+                return False
+            rs.timed_out = True
+            e.log("Slow script detected: still in execution after %d milliseconds. You can "
+                  "try killing the script using the %s command. Script name is: %s."
+                  % (elapsed, "SCRIPT KILL" if rs.is_eval else "FUNCTION KILL", rs.name), "#")
+        tick = getattr(e, "busy_tick", None)
+        if tick is not None:
+            tick()
+        if rs.killed:
+            e.log("Lua script killed by user with SCRIPT KILL.", "#")
+        return rs.killed
+
+    def run(self, box: LuaRuntimeBox, fn, name: str, caller, keys, args, read_only: bool,
+            argv=()):
         from .blocking import Block
         from .proto import to_bytes
 
@@ -1177,6 +1250,8 @@ class Scripting:
                 return 2, "This Redis command is not allowed from script"
             if read_only and (cmd.is_write or "may-replicate" in cmd.flags):
                 return 2, "Write commands are not allowed from read-only scripts."
+            if cmd.is_write:
+                rs.dirty = True
             sc.resp = box.resp
             reply = e.call(sc, cmd, argv)
             if isinstance(reply, Block):  # scripts never block: the timeout answer
@@ -1187,10 +1262,10 @@ class Scripting:
         buffered: list = []
         if hooks and not e.in_exec:
             e.prop_hooks = [lambda db, a: buffered.append((db, a))]
-        self.running = name
+        rs = self.running = RunState(name, not box.function_mode, argv)
         box.lookup = lookup
         try:
-            reply = box.run(fn, name, keys, args, command, caller.resp)
+            reply = box.run(fn, name, keys, args, command, caller.resp, self._interrupt)
         finally:
             self.running = None
             box.lookup = None

@@ -77,6 +77,47 @@ def test_self_referencing_reply_is_bounded():
     assert r == b"ERR reached lua stack limit" and 100 < depth < 1000
 
 
+def test_busy_script_is_killed_through_busy_tick():
+    """Past busy-reply-threshold a script hands the network layer turns
+    (`engine.busy_tick`); SCRIPT KILL / FUNCTION KILL answer there as Redis's scriptKill."""
+    _register()
+    from server.engine import Engine
+
+    e = Engine()
+    c, other = e.new_client(), e.new_client()
+    assert e.execute(other, [b"SCRIPT", b"KILL"]) == b"NOTBUSY No scripts in execution right now."
+    e.execute(c, [b"CONFIG", b"SET", b"busy-reply-threshold", b"1"])
+    seen = []
+
+    def tick():
+        if not seen:
+            seen.append(e.execute(other, [b"FUNCTION", b"STATS"]))
+            seen.append(e.execute(other, [b"FUNCTION", b"KILL"]))
+            seen.append(e.execute(other, [b"SCRIPT", b"KILL"]))
+
+    e.busy_tick = tick
+    spin = b"local i = 0\nwhile true do i = i + 1 end"
+    reply = e.execute(c, [b"EVAL", spin, b"0"])
+    assert reply.startswith(b"ERR Script killed by user with SCRIPT KILL... script: ")
+    assert reply.endswith(b", on @user_script:2.")
+    stats = dict(seen[0])[b"running_script"]
+    assert dict(stats)[b"command"] == [b"EVAL", spin, b"0"]
+    assert seen[1].startswith(b"BUSY Redis is busy running a script. You can only call SCRIPT")
+    assert seen[2] == b"+OK\r\n"
+    seen.clear()
+    writes = b"redis.call('set', 'x', 1) local n = 0 while n < 2e6 do n = n + 1 end return n"
+    assert e.execute(c, [b"EVAL", writes, b"0"]) == 2000000
+    assert seen[2].startswith(b"UNKILLABLE Sorry the script already executed write commands")
+    seen.clear()
+    e.execute(c, [b"FUNCTION", b"LOAD", b"#!lua name=l\n"
+                  b"redis.register_function('spin', function() while true do end end)"])
+    reply = e.execute(c, [b"FCALL", b"spin", b"0"])
+    assert reply == b"ERR Script killed by user with SCRIPT KILL... script: spin, " \
+                    b"on @user_function:2."
+    assert seen[1] == b"+OK\r\n"
+    assert seen[2].startswith(b"BUSY Redis is busy running a script. You can only call FUNCTION")
+
+
 def test_monitor_sees_the_script_before_its_commands():
     _register()
     from server.engine import Engine
