@@ -878,18 +878,6 @@ def memory_help(e, c, argv):
 
 container("function", "scripting", "7.0.0")
 
-def parse_library(code: bytes):
-    """(name, [function names]) of a library, running its code as FUNCTION LOAD does;
-    CommandError as Redis words it."""
-    from .scripting import Scripting, ScriptError
-
-    try:
-        lib = Scripting(None).compile_library(code)
-    except ScriptError as x:
-        raise CommandError(x.reply) from None
-    return lib.name, [f.name for f in lib.functions]
-
-
 def _scripting(e):
     from .scripting import Scripting
 

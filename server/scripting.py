@@ -778,7 +778,7 @@ class LuaRuntimeBox:
         line = _lua_string(line)
         if src is not None and line is not None:
             out += b" script: %s, on %s:%s." % (name.encode(), src, line)
-        return Error(out)
+        return Error(out.replace(b"\r", b" ").replace(b"\n", b" "))
 
     # -- Lua -> RESP ------------------------------------------------------------------
     def to_redis(self, v, caller_resp: int, depth: int):

@@ -457,6 +457,8 @@ def test_pcall_and_error_messages(pair):
         _ev("return tostring(print)"), _ev("return loadstring('return 1')()"),
         _ev("local f = loadstring('x = 1'); return f()"),
         _ev("return coroutine.wrap(function() return redis.call('get', 'str') end)()"),
+        _ev("error('a\\nb')"), _ev("error('tail\\r\\n')"), _ev("error({err='E a\\nb'})"),
+        _ev("return {err='x\\ny\\r\\n'}"), _ev("return redis.error_reply('E1 a\\nb')"),
         _ev("return redis.acl_check_cmd('get', 'a')"), _ev("return redis.acl_check_cmd('nosuch')"),
         _ev("return redis.acl_check_cmd()"), _ev("return redis.acl_check_cmd('config', 'x')"),
         _ev("return {redis.breakpoint(), redis.debug('x'), 1}"),
