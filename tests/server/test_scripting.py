@@ -239,6 +239,41 @@ def test_lua_to_redis_conversions(pair):
             cl.call("HELLO", "2")
 
 
+_ATOMS = ("nil", "true", "false", "0", "-1", "1.5", "-2.75", "1e16", "3e-5", "2^62", "-2^63",
+          "2^64", "0/0", "1/0", "-1/0", "'s'", "''", "'a\\0b'", "{}", "{ok='st'}",
+          "{err='E r'}", "{double=0.5}", "{double=1/0}", "{1, nil, 2}",
+          "redis.status_reply('x')", "redis.error_reply('y z')", "{map={k=1}}",
+          "{set={q=true}}", "'%'")
+
+
+def _random_value(rng, depth=0) -> str:
+    if depth > 3 or rng.random() < 0.4:
+        return rng.choice(_ATOMS)
+    items = [_random_value(rng, depth + 1) for _ in range(rng.randrange(5))]
+    if rng.random() < 0.2:
+        items.append("k%d=%s" % (rng.randrange(3), _random_value(rng, depth + 1)))
+    return "{" + ", ".join(items) + "}"
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("resp", ["2", "3"])
+def test_random_script_replies(pair, resp):
+    """Random nested return values (holes, floats, status/error/double/map/set tables,
+    RESP2 and RESP3 scripts) convert to the same replies for RESP2 and RESP3 callers."""
+    import random
+
+    rng = random.Random(7)
+    cases = [rng.choice(("", "redis.setresp(3) ")) + "return " + _random_value(rng)
+             for _ in range(300)]
+    for cl in pair.clients:
+        cl.call("HELLO", resp)
+    try:
+        pair.run([_ev(b) for b in cases], compare_state=False)
+    finally:
+        for cl in pair.clients:
+            cl.call("HELLO", "2")
+
+
 @pytest.mark.interop
 def test_cjson_bit_and_math_random(pair):
     pair.reset()
