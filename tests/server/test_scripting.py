@@ -274,6 +274,38 @@ def test_random_script_replies(pair, resp):
             cl.call("HELLO", "2")
 
 
+_CALLS = (
+    "'set', K, V", "'incr', K", "'append', K, V", "'lpush', K, V, V", "'rpop', K",
+    "'sadd', K, V", "'srem', K, V", "'hset', K, V, V", "'hdel', K, V", "'zadd', K, 1, V",
+    "'zincrby', K, 2.5, V", "'del', K", "'expireat', K, 4102444800", "'persist', K",
+    "'getset', K, V", "'lrange', K, 0, -1", "'smembers', K", "'hgetall', K",
+    "'zrange', K, 0, -1, 'withscores'", "'type', K", "'exists', K", "'get', K",
+    "'rename', K, K", "'copy', K, K", "'incrbyfloat', K, 0.1", "'setrange', K, 2, V",
+)
+
+
+@pytest.mark.interop
+def test_random_scripts_of_calls(pair):
+    """Scripts of random redis.call/pcall sequences: same replies, same data, same AOF
+    (effects in MULTI/EXEC blocks), against Redis."""
+    import random
+
+    pair.reset()
+    rng = random.Random(11)
+    scripts = []
+    for _ in range(150):
+        lines = []
+        for _ in range(rng.randrange(1, 5)):
+            call = rng.choice(_CALLS)
+            while "K" in call or "V" in call:
+                call = call.replace("K", "'k%d'" % rng.randrange(4), 1) if "K" in call \
+                    else call.replace("V", "'%s'" % rng.choice("abc12"), 1)
+            fn = rng.choice(("call", "pcall", "pcall"))
+            lines.append("r[#r + 1] = redis.%s(%s)" % (fn, call))
+        scripts.append("local r = {} " + " ".join(lines) + " return r")
+    pair.run([_ev(b) for b in scripts])
+
+
 @pytest.mark.interop
 def test_cjson_bit_and_math_random(pair):
     pair.reset()
