@@ -139,8 +139,8 @@ def spop(e, c, argv):
     e.dirty += len(picked)
     if not s and count is not None:
         e.rewrite([b"DEL", argv[1]])
-    else:
-        e.rewrite([b"SREM", argv[1], *picked])
+    else:   # one SREM per member, as Redis 7.0 (the engine wraps several in MULTI/EXEC)
+        e.rewrite(*[[b"SREM", argv[1], m] for m in picked])
     return picked[0] if count is None else set_reply(c, picked)
 
 

@@ -130,6 +130,9 @@ class Engine:
         self.clients: dict[int, Client] = {}
         self.next_client_id = 1
         self.prop_hooks: list = []
+        # The hooks in force outside EXEC and scripts (which put a buffer of their own
+        # in place and wrap what it gathers themselves)
+        self._outer_hooks = self.prop_hooks
         self.log = lambda msg, mark="*": None  # the server installs its logger
         self.persist = None  # server.persist.manager.Persistence once wired (app.build)
         self._prop_override = None
@@ -283,8 +286,16 @@ class Engine:
         if self.dirty != dirty and cmd.is_write and self.prop_hooks:
             override = self._prop_override
             self._prop_override = None
-            for a in (override if override is not None else (argv,)):
+            todo = override if override is not None else (argv,)
+            # Redis 7.0 wraps a command that propagates as several (SPOP with a count,
+            # XREADGROUP of many entries) in MULTI/EXEC, unless already inside one
+            wrap = len(todo) > 1 and self.prop_hooks is self._outer_hooks
+            if wrap:
+                self.propagate(c.db.id, [b"MULTI"])
+            for a in todo:
                 self.propagate(c.db.id, a)
+            if wrap:
+                self.propagate(c.db.id, [b"EXEC"])
         elif self._prop_override is not None:
             self._prop_override = None
         return reply
