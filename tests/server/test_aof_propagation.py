@@ -77,6 +77,16 @@ CASES = {
         ("XSETID", "x", "5-0"), ("XGROUP", "SETID", "x", "g", "$"),
         ("XGROUP", "DELCONSUMER", "x", "g", "c"), ("XGROUP", "DESTROY", "x", "g"),
     ],
+    "more writes": [
+        ("SET", "a", "1"), ("SET", "a", "2", "GET"), ("SETRANGE", "a", "3", "xy"),
+        ("APPEND", "a", "z"), ("SET", "n", "5"), ("DECRBY", "n", "2"), ("INCRBY", "n", "7"),
+        ("ZADD", "z", "INCR", "1.5", "m"), ("ZINCRBY", "z", "2", "m"), ("ZADD", "z", "GT", "CH", "1", "m"),
+        ("RPUSH", "l", "a", "c"), ("LINSERT", "l", "BEFORE", "c", "b"), ("LPUSHX", "l", "0"),
+        ("HSET", "h", "a", "1"), ("HINCRBY", "h", "a", "-3"), ("HMSET", "h", "b", "2"),
+        ("SETNX", "a", "q"), ("MSETNX", "p", "1", "q", "2"), ("MSET", "p", "3"),
+        ("COPY", "a", "a2", "DB", "2"), ("SWAPDB", "0", "3"), ("SWAPDB", "3", "0"),
+        ("FLUSHDB",),
+    ],
     "transactions": [
         ("MULTI",), ("SET", "t1", "a"), ("INCR", "t2"), ("EXPIRE", "t1", "100"), ("EXEC",),
         ("MULTI",), ("GET", "t1"), ("EXEC",),
@@ -97,6 +107,19 @@ def _times_evened(aof: bytes) -> bytes:
     and SET PXAT carry them) differ by a few ms between the two: the shape of each
     command is compared, not those digits."""
     return re.sub(rb"\$13\r\n\d{13}\r\n", b"$13\r\n<ms>\r\n", aof)
+
+
+@pytest.mark.interop
+def test_restore_as_redis_writes_it(pair):
+    from rdbtools.constants import Kind
+    from rdbtools.payload import create_payload
+
+    payload = create_payload(Kind.STRING, b"value")
+    pair.reset()
+    pair.run([("RESTORE", "r1", "0", payload), ("RESTORE", "r2", "100000", payload),
+              ("RESTORE", "r3", "9999999999999", payload, "ABSTTL"),
+              ("RESTORE", "r1", "0", payload, "REPLACE", "IDLETIME", "5")],
+             normalize=_times_evened)
 
 
 @pytest.mark.interop
