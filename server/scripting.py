@@ -207,6 +207,26 @@ local store = {}
 for _, name in pairs(builtins) do store[name] = G[name] end
 store.type = script_type
 store.pcall = redis_pcall_builtin
+-- Errors from Python-backed functions reach Lua code as the values Redis's would be.
+local function unwrapped(e)
+  if type(e) == "userdata" then
+    local t = pyunwrap(e)
+    if t ~= nil then return t end
+  end
+  return e
+end
+store.xpcall = function(f, h)
+  return xpcall(f, function(e) return h(unwrapped(e)) end)
+end
+local coro = {}
+for k, v in pairs(G.coroutine) do coro[k] = v end
+local resume = coro.resume
+coro.resume = function(co, ...)
+  local r = {resume(co, ...)}
+  if not r[1] then r[2] = unwrapped(r[2]) end
+  return unpack(r, 1, table.maxn(r))
+end
+G.coroutine = coro
 local NULL = newproxy()
 local mathlib = {}
 for k, v in pairs(G.math) do mathlib[k] = v end

@@ -487,6 +487,34 @@ def test_redis_call_on_every_type(pair):
     pair.run(calls)
 
 
+# xpcall handlers and coroutine.resume see Redis's error values (tables for redis.call)
+_CAUGHT_ERRORS = r"""
+return {xpcall(function() return redis.call('incr', 'str') end, function(e) return e.err end)}
+
+return {xpcall(function() error('plain') end, function(e) return e end)}
+
+return {xpcall(function() error({err='T x'}) end, function(e) return e.err end)}
+
+return {xpcall(function() return cjson.decode('x') end, function(e) return e end)}
+
+local C, f = coroutine, function() return redis.call('incr', 'str') end
+return ({C.resume(C.create(f))})[2].err
+
+local co = coroutine.create(function() error('in co') end) return {coroutine.resume(co)}
+
+local C = coroutine local co = C.create(function() C.yield(1, 2) return 3 end)
+return {C.resume(co), C.resume(co)}
+
+return coroutine.wrap(function() error('x') end)()
+
+return coroutine.wrap(function() return redis.call('incr', 'str') end)()
+
+return {pcall(coroutine.wrap(function() return redis.call('incr', 'str') end))}
+
+return coroutine.status(coroutine.create(function() end))
+"""
+
+
 @pytest.mark.interop
 def test_pcall_and_error_messages(pair):
     pair.reset()
@@ -526,6 +554,7 @@ def test_pcall_and_error_messages(pair):
         _ev("return coroutine.wrap(function() return redis.call('get', 'str') end)()"),
         _ev("error('a\\nb')"), _ev("error('tail\\r\\n')"), _ev("error({err='E a\\nb'})"),
         _ev("return {err='x\\ny\\r\\n'}"), _ev("return redis.error_reply('E1 a\\nb')"),
+        *[_ev(b) for b in _CAUGHT_ERRORS.strip().split("\n\n")],
         _ev("return redis.acl_check_cmd('get', 'a')"), _ev("return redis.acl_check_cmd('nosuch')"),
         _ev("return redis.acl_check_cmd()"), _ev("return redis.acl_check_cmd('config', 'x')"),
         _ev("return {redis.breakpoint(), redis.debug('x'), 1}"),
