@@ -20,6 +20,25 @@ _NEEDS_ESCAPE = re.compile(rb'[\x00-\x1f"/\\\x7f]')
 _MAX_DEPTH = 1000
 
 
+class CjsonConfig:
+    """lua-cjson's settings (one per Lua state, kept across scripts as in Redis)."""
+
+    def __init__(self) -> None:
+        self.sparse_convert, self.sparse_ratio, self.sparse_safe = 0, 2, 10
+        self.encode_max_depth = self.decode_max_depth = _MAX_DEPTH
+        self.precision = 14
+        self.keep_buffer = 1
+        self.encode_invalid = 0   # 0 off, 1 on, 2 null
+        self.decode_invalid = 1
+
+
+def _cfg(box) -> CjsonConfig:
+    cfg = getattr(box, "cjson_cfg", None)
+    if cfg is None:
+        cfg = box.cjson_cfg = CjsonConfig()
+    return cfg
+
+
 def _json_string(s: bytes) -> bytes:
     return b'"' + _NEEDS_ESCAPE.sub(lambda m: _ESCAPES[m.group()[0]], s) + b'"'
 
@@ -37,59 +56,66 @@ def _lua_typename(box, v) -> str:
     return box.lua_type(v) or "userdata"
 
 
-def _deep(fn, *args):
-    """Run a recursive walker with room for lua-cjson's 1000 levels."""
+def _deep(fn, *args, depth: int = _MAX_DEPTH):
+    """Run a recursive walker with room for `depth` levels (lua-cjson's default 1000;
+    past ~5000 a RecursionError ends it)."""
+    need = 4 * min(depth, 5000) + 1000
     limit = sys.getrecursionlimit()
-    if limit < _RECURSION:
-        sys.setrecursionlimit(_RECURSION)
+    if limit < need:
+        sys.setrecursionlimit(need)
     try:
         return fn(*args)
     finally:
-        if limit < _RECURSION:
+        if limit < need:
             sys.setrecursionlimit(limit)
 
 
-_RECURSION = 4 * _MAX_DEPTH + 1000
-
-
-def cjson_encode(box, args):
+def cjson_encode(box, args, cfg=None):
     if len(args) != 1:
         box.raise_c_error("bad argument #1 to 'encode' (expected 1 argument)")
     out: list[bytes] = []
-    _deep(_encode, box, args[0], 0, out)
+    cfg = cfg or _cfg(box)
+    _deep(_encode, box, args[0], 0, out, cfg, depth=cfg.encode_max_depth)
     return b"".join(out)
 
 
-def _number(box, v, out) -> None:
+def _number(box, v, out, cfg) -> None:
     f = float(v)
     if math.isnan(f) or math.isinf(f):
-        box.raise_c_error("Cannot serialise number: must not be NaN or Inf")
-    out.append(b"%.14g" % f)
+        if cfg.encode_invalid == 0:
+            box.raise_c_error("Cannot serialise number: must not be NaN or Inf")
+        if cfg.encode_invalid == 2:
+            out.append(b"null")
+            return
+        if math.isnan(f):
+            out.append(b"nan")
+            return
+    out.append(b"%.*g" % (cfg.precision, f))
 
 
-def _encode(box, v, depth: int, out: list) -> None:
+def _encode(box, v, depth: int, out: list, cfg) -> None:
     t = type(v)
     if t is bytes:
         out.append(_json_string(v))
     elif t is bool:
         out.append(b"true" if v else b"false")
     elif t is int or t is float:
-        _number(box, v, out)
+        _number(box, v, out, cfg)
     elif v is None or box.isnull(v):
         out.append(b"null")
     elif box.lua_type(v) == "table":
         depth += 1
-        if depth > _MAX_DEPTH:
+        if depth > cfg.encode_max_depth:
             box.raise_c_error("Cannot serialise, excessive nesting (%d)" % depth)
         items = list(v.items())
-        n = _array_length(box, items)
+        n = _array_length(box, items, cfg)
         if n > 0:
             out.append(b"[")
             raw = box._rawget
             for i in range(1, n + 1):
                 if i > 1:
                     out.append(b",")
-                _encode(box, raw(v, i), depth, out)
+                _encode(box, raw(v, i), depth, out, cfg)
             out.append(b"]")
         else:
             out.append(b"{")
@@ -98,21 +124,22 @@ def _encode(box, v, depth: int, out: list) -> None:
                     out.append(b",")
                 if type(k) in (int, float) and type(k) is not bool:
                     out.append(b'"')
-                    _number(box, k, out)
+                    _number(box, k, out, cfg)
                     out.append(b'":')
                 elif type(k) is bytes:
                     out.append(_json_string(k) + b":")
                 else:
                     box.raise_c_error("Cannot serialise %s: table key must be a number or "
                                       "string" % _lua_typename(box, k))
-                _encode(box, x, depth, out)
+                _encode(box, x, depth, out, cfg)
             out.append(b"}")
     else:
         box.raise_c_error("Cannot serialise %s: type not supported" % _lua_typename(box, v))
 
 
-def _array_length(box, items) -> int:
-    """lua-cjson's: -1 for an object, else the largest index (sparse arrays refused)."""
+def _array_length(box, items, cfg) -> int:
+    """lua-cjson's: -1 for an object, else the largest index (sparse arrays refused or
+    turned into objects, as configured)."""
     top = count = 0
     for k, _ in items:
         if type(k) in (int, float) and type(k) is not bool and k and \
@@ -121,8 +148,10 @@ def _array_length(box, items) -> int:
             count += 1
             continue
         return -1
-    if top > count * 2 and top > 10:
-        box.raise_c_error("Cannot serialise table: excessively sparse array")
+    if cfg.sparse_ratio > 0 and top > count * cfg.sparse_ratio and top > cfg.sparse_safe:
+        if not cfg.sparse_convert:
+            box.raise_c_error("Cannot serialise table: excessively sparse array")
+        return -1
     return top
 
 
@@ -158,11 +187,12 @@ def _strtod(m: bytes) -> float:
 
 
 class _Decoder:
-    def __init__(self, box, data: bytes) -> None:
+    def __init__(self, box, data: bytes, cfg) -> None:
         self.box = box
         self.data = data
         self.pos = 0
         self.depth = 0
+        self.max_depth, self.invalid_ok = cfg.decode_max_depth, cfg.decode_invalid
 
     def error(self, expected: str, token) -> None:
         kind, index, value = token
@@ -188,6 +218,8 @@ class _Decoder:
         if ch == b'"':
             return self.string(p)
         if ch in b"-0123456789":
+            if not self.invalid_ok and _invalid_number(d, p):
+                return ("error", p, "invalid number")
             return self.number(p)
         if d.startswith(b"true", p):
             self.pos = p + 4
@@ -198,7 +230,7 @@ class _Decoder:
         if d.startswith(b"null", p):
             self.pos = p + 4
             return ("null", p, None)
-        if ch in b"iInN+" and _invalid_number(d, p):
+        if ch in b"iInN+" and self.invalid_ok and _invalid_number(d, p):
             return self.number(p)
         return ("error", p, "invalid token")
 
@@ -245,7 +277,7 @@ class _Decoder:
 
     def descend(self) -> None:
         self.depth += 1
-        if self.depth > _MAX_DEPTH:
+        if self.depth > self.max_depth:
             raise _ParseError("Found too many nested data structures (%d) at character %d"
                               % (self.depth, self.pos))
 
@@ -305,11 +337,18 @@ class _Decoder:
 
 
 def _invalid_number(d: bytes, p: int) -> bool:
-    c = d[p:p + 1]
-    if c == b"+":
+    """json_is_invalid_number: '+', hex, leading zeros, inf, nan."""
+    if d[p:p + 1] == b"+":
         return True
-    low = d[p:p + 3].lower()
-    return low in (b"inf", b"nan")
+    if d[p:p + 1] == b"-":
+        p += 1
+    c = d[p:p + 1]
+    if c == b"0":
+        c2 = d[p + 1:p + 2]
+        return c2 in (b"x", b"X") or (c2 != b"" and c2 in b"0123456789")
+    if c != b"" and c <= b"9":
+        return False
+    return d[p:p + 3].lower() in (b"inf", b"nan")
 
 
 def _hex4(d: bytes, p: int):
@@ -335,7 +374,7 @@ def _unicode_escape(d: bytes, p: int):
     return chr(cp).encode("utf-8", "surrogatepass"), size
 
 
-def cjson_decode(box, args):
+def cjson_decode(box, args, cfg=None):
     if len(args) != 1:
         box.raise_c_error("bad argument #1 to 'decode' (expected 1 argument)")
     s = args[0]
@@ -349,15 +388,107 @@ def cjson_decode(box, args):
     if len(s) >= 2 and (s[0] == 0 or s[1] == 0):
         box.raise_c_error("JSON parser does not support UTF-16 or UTF-32")
     nul = s.find(b"\0")
-    dec = _Decoder(box, s if nul < 0 else s[:nul])
+    dec = _Decoder(box, s if nul < 0 else s[:nul], cfg or _cfg(box))
     try:
-        v = _deep(dec.value, dec.token())
+        v = _deep(dec.value, dec.token(), depth=dec.max_depth)
         tok = dec.token()
         if tok[0] != "end":
             dec.error("the end", tok)
     except _ParseError as e:
         box.raise_c_error(str(e))
     return v
+
+
+# -- cjson's configuration functions -------------------------------------------------------
+
+def _cfg_args(box, args, n: int, fname: str) -> list:
+    if len(args) > n:
+        box.raise_c_error("bad argument #%d to '%s' (found too many arguments)" % (n + 1, fname))
+    return list(args) + [None] * (n - len(args))
+
+
+def _cfg_int(box, args, i: int, fname: str, cur: int, lo: int, hi: int) -> int:
+    if args[i] is None:
+        return cur
+    v = int(box.check_number(args, i, fname))
+    if not lo <= v <= hi:
+        box.raise_c_error("bad argument #1 to '%s' (expected integer between %d and %d)"
+                          % (fname, lo, hi))
+    return v
+
+
+def _cfg_enum(box, args, i: int, fname: str, cur: int, options=(b"off", b"on")) -> int:
+    v = args[i]
+    if v is None:
+        return cur
+    if type(v) is bool:
+        return int(v)
+    if type(v) in (int, float):
+        from .scripting import _lua_tostring_number
+
+        v = _lua_tostring_number(v)
+    if type(v) is not bytes:
+        box.raise_c_error("bad argument #%d to '%s' (string expected, got %s)"
+                          % (i + 1, fname, _lua_typename(box, v)))
+    if v not in options:
+        box.raise_c_error("bad argument #%d to '%s' (invalid option '%s')"
+                          % (i + 1, fname, v.decode("utf-8", "replace")))
+    return options.index(v)
+
+
+def _enum_reply(v: int, options=(b"off", b"on")):
+    return bool(v) if v in (0, 1) else options[v]
+
+
+def cjson_config(box, name: str, args, cfg=None):
+    cfg = cfg or _cfg(box)
+    big = (1 << 31) - 1
+    if name == "encode_sparse_array":
+        a = _cfg_args(box, args, 3, name)
+        cfg.sparse_convert = _cfg_enum(box, a, 0, name, cfg.sparse_convert)
+        cfg.sparse_ratio = _cfg_int(box, a, 1, name, cfg.sparse_ratio, 0, big)
+        cfg.sparse_safe = _cfg_int(box, a, 2, name, cfg.sparse_safe, 0, big)
+        return bool(cfg.sparse_convert), cfg.sparse_ratio, cfg.sparse_safe
+    a = _cfg_args(box, args, 1, name)
+    if name == "encode_max_depth":
+        cfg.encode_max_depth = _cfg_int(box, a, 0, name, cfg.encode_max_depth, 1, big)
+        return cfg.encode_max_depth
+    if name == "decode_max_depth":
+        cfg.decode_max_depth = _cfg_int(box, a, 0, name, cfg.decode_max_depth, 1, big)
+        return cfg.decode_max_depth
+    if name == "encode_number_precision":
+        cfg.precision = _cfg_int(box, a, 0, name, cfg.precision, 1, 14)
+        return cfg.precision
+    if name == "encode_keep_buffer":
+        cfg.keep_buffer = _cfg_enum(box, a, 0, name, cfg.keep_buffer)
+        return bool(cfg.keep_buffer)
+    if name == "encode_invalid_numbers":
+        opts = (b"off", b"on", b"null")
+        cfg.encode_invalid = _cfg_enum(box, a, 0, name, cfg.encode_invalid, opts)
+        return _enum_reply(cfg.encode_invalid, opts)
+    cfg.decode_invalid = _cfg_enum(box, a, 0, name, cfg.decode_invalid)
+    return bool(cfg.decode_invalid)
+
+
+def cjson_new(box, args):
+    """cjson.new(): a module table with its own settings."""
+    cfg = CjsonConfig()
+    t = box._newtable()
+    fns = {b"encode": lambda *a: cjson_encode(box, a, cfg),
+           b"decode": lambda *a: cjson_decode(box, a, cfg),
+           b"new": lambda *a: cjson_new(box, a)}
+    for name in CJSON_CONFIG:
+        fns[name.encode()] = (lambda name: lambda *a: cjson_config(box, name, a, cfg))(name)
+    for k, f in fns.items():
+        box.mark_pyfunc(f)
+        t[k] = f
+    t[b"null"], t[b"_NAME"], t[b"_VERSION"] = box.null, b"cjson", b"2.1.0"
+    return t
+
+
+CJSON_CONFIG = ("encode_sparse_array", "encode_max_depth", "decode_max_depth",
+                "encode_number_precision", "encode_keep_buffer", "encode_invalid_numbers",
+                "decode_invalid_numbers")
 
 
 # -- bit (LuaBitOp) ---------------------------------------------------------------------

@@ -65,6 +65,8 @@ local function readonly_error()
 end
 
 -- A read-only view of `store`; `strict` makes a missing name an error (globals).
+local proxied = setmetatable({}, {__mode = "k"})  -- read-only view -> what it shows
+
 local function protect(store, strict)
   local mt = {__newindex = readonly_error, __metatable = false}
   if strict then
@@ -79,7 +81,9 @@ local function protect(store, strict)
   else
     mt.__index = store
   end
-  return setmetatable({}, mt)
+  local view = setmetatable({}, mt)
+  proxied[view] = store
+  return view
 end
 
 local function err_table(msg)
@@ -233,7 +237,12 @@ for k, v in pairs(G.math) do mathlib[k] = v end
 mathlib.random, mathlib.randomseed = ext.random, ext.randomseed
 G.math = mathlib
 G.cjson = {encode = ext.cjson_encode, decode = ext.cjson_decode, null = NULL,
-           _NAME = "cjson", _VERSION = "2.1.0"}
+           new = ext.cjson_new, _NAME = "cjson", _VERSION = "2.1.0"}
+for _, k in pairs({"encode_sparse_array", "encode_max_depth", "decode_max_depth",
+                   "encode_number_precision", "encode_keep_buffer", "encode_invalid_numbers",
+                   "decode_invalid_numbers"}) do
+  G.cjson[k] = ext["cjson_" .. k]
+end
 G.bit = {}
 for _, k in pairs({"tobit", "tohex", "bnot", "band", "bor", "bxor", "lshift", "rshift",
                    "arshift", "rol", "ror", "bswap"}) do
@@ -306,6 +315,38 @@ local globals = setmetatable({}, {
     return v
   end})
 store._G = globals
+proxied[globals] = store
+
+-- pairs/next/rawget/rawset see through the read-only views (never handing out the
+-- table behind one); ("x"):upper() goes through the string view.
+local realnext, realrawget = next, rawget
+store.next = function(t, k)
+  local s = proxied[t]
+  if s then return realnext(s, k) end
+  return realnext(t, k)
+end
+store.pairs = function(t)
+  local s = proxied[t]
+  if s then
+    local k
+    return function()
+      local v
+      k, v = realnext(s, k)
+      return k, v
+    end, t, nil
+  end
+  return pairs(t)
+end
+store.rawget = function(t, k)
+  local s = proxied[t]
+  if s then return realrawget(s, k) end
+  return realrawget(t, k)
+end
+store.rawset = function(t, k, v)
+  if proxied[t] then error("Attempt to modify a readonly table", 2) end
+  return rawset(t, k, v)
+end
+getmetatable("").__index = store.string
 
 -- What getfenv(<builtin>) could reach: no os/io/package/file loading, and the real
 -- environment never shows (lupa itself keeps using the thread's globals).
@@ -387,6 +428,7 @@ function api.load_library(fn)
 end
 api.parse_reply = parse_reply
 api.null = NULL
+function api.mark_pyfunc(f) pyfuncs[f] = true end
 function api.isnull(v) return rawequal(v, NULL) end
 -- luaL_where(L, 1) as seen from a Python function called by Lua.
 function api.where()
@@ -453,6 +495,7 @@ class LuaRuntimeBox:
         self.null = self.api[b"null"]
         self._newtable = self.api[b"newtable"]
         self.isnull = self.api[b"isnull"]
+        self.mark_pyfunc = self.api[b"mark_pyfunc"]
 
     def _ext_functions(self) -> dict:
         from . import _lualibs
@@ -461,6 +504,7 @@ class LuaRuntimeBox:
                b"acl_check_cmd": self._acl_check_cmd, b"monotonic": time.monotonic,
                b"cjson_encode": lambda *a: _lualibs.cjson_encode(self, a),
                b"cjson_decode": lambda *a: _lualibs.cjson_decode(self, a),
+               b"cjson_new": lambda *a: _lualibs.cjson_new(self, a),
                b"mp_pack": lambda *a: _lualibs.cmsgpack_pack(self, a),
                b"mp_unpack": lambda *a: _lualibs.cmsgpack_unpack(self, a),
                b"mp_unpack_one": lambda *a: _lualibs.cmsgpack_unpack_one(self, a),
@@ -468,6 +512,9 @@ class LuaRuntimeBox:
                b"st_pack": lambda *a: _lualibs.struct_pack(self, a),
                b"st_unpack": lambda *a: _lualibs.struct_unpack(self, a),
                b"st_size": lambda *a: _lualibs.struct_size(self, a)}
+        for name in _lualibs.CJSON_CONFIG:
+            out[b"cjson_" + name.encode()] = (
+                lambda name: lambda *a: _lualibs.cjson_config(self, name, a))(name)
         for name in _lualibs.BIT_FUNCTIONS:
             out[b"bit_" + name.encode()] = _lualibs.bit_function(self, name)
         return out

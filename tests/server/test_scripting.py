@@ -419,6 +419,47 @@ return struct.size('s')
 return struct.size('c0')
 return struct.size('>i3 c5 x')
 return struct.pack('i i', 1)
+local n = 0 for k in pairs(cjson) do n = n + 1 end return n
+local j = cjson return {j.encode_max_depth(), j.decode_max_depth(), j.encode_keep_buffer()}
+return cjson.encode_number_precision()
+return {cjson.encode_sparse_array()}
+return {cjson.encode_invalid_numbers(), cjson.decode_invalid_numbers()}
+local j = cjson.new() j.encode_number_precision(3) return {j.encode(math.pi), cjson.encode(math.pi)}
+local j = cjson.new() j.encode_sparse_array(true) return j.encode({[1]=1, [30]=3})
+local j = cjson.new() j.encode_sparse_array(false, 0) return j.encode({[1]=1, [30]=3})
+local j = cjson.new() j.encode_invalid_numbers('null') return j.encode({0/0, 1/0})
+local j = cjson.new() j.encode_invalid_numbers(true) return j.encode({0/0, 1/0, -1/0})
+local j = cjson.new() j.decode_invalid_numbers(false) return j.decode('0x10')
+local j = cjson.new() j.decode_invalid_numbers(false) return j.decode('[01]')
+local j = cjson.new() return {j.decode_invalid_numbers(false), j.decode('-5')}
+local j = cjson.new() j.encode_max_depth(2) return j.encode({{{1}}})
+local j = cjson.new() j.decode_max_depth(2) return j.decode('[[[1]]]')
+return cjson.encode_max_depth(0)
+return cjson.encode_number_precision(15)
+return cjson.encode_invalid_numbers('maybe')
+return cjson.encode_max_depth(1, 2)
+return cjson.encode_max_depth('x')
+return type(cjson.new().encode)
+local n = 0 for k in pairs(cjson.new()) do n = n + 1 end return n
+return cjson.decode('[nan]')[1] ~= cjson.decode('[nan]')[1]
+return cjson.decode('Infinity')
+return cjson.decode('-inf')
+return cjson.decode('+1')
+local n = 0 for k in pairs(string) do n = n + 1 end return n
+local n = 0 for k in pairs(math) do n = n + 1 end return n
+local n = 0 for k in pairs(table) do n = n + 1 end return n
+local n = 0 for k in pairs(redis) do n = n + 1 end return n
+local n = 0 for k in pairs(cjson) do n = n + 1 end return n
+return rawget(_G, 'redis') ~= nil
+return rawget(string, 'rep') ~= nil
+return {pcall(rawset, _G, 'x', 1)}
+return {pcall(rawset, string, 'x', 1)}
+return next(string) ~= nil
+return ('abc'):upper()
+return ('x'):rep(3)
+return {pcall(function() getmetatable('').__index.rep = nil end)}
+local t = {} for k, v in pairs({a=1}) do t[#t + 1] = k end return t
+return next({})
 """
 
 
