@@ -38,6 +38,7 @@ SCRIPT_FLAGS = ("no-writes", "allow-oom", "allow-stale", "no-cluster",
                 "allow-cross-slot-keys")
 
 LL_DEBUG, LL_VERBOSE, LL_NOTICE, LL_WARNING = 0, 1, 2, 3
+REPL_AOF, REPL_ALL = 1, 3
 REDIS_VERSION = "7.0.15"
 REDIS_VERSION_NUM = 0x07000F
 
@@ -478,6 +479,7 @@ class LuaRuntimeBox:
         self.log = log or (lambda level, msg: None)
         self.command = None          # set by the runner for the current call
         self.resp = 2                # redis.setresp
+        self.repl = REPL_ALL         # redis.set_repl
         self.running = False
         self.registering = None      # list while a library loads
         self.rand = rand or Rand48()
@@ -678,7 +680,7 @@ class LuaRuntimeBox:
         if v is None or v != int(v) or int(v) & ~3:
             raise ScriptRaise(self._error("Invalid replication flags. Use REPL_AOF, "
                                           "REPL_REPLICA, REPL_ALL or REPL_NONE."))
-        # Accepted; effects always reach the AOF here (there are no replicas).
+        self.repl = int(v)  # only the AOF bit matters here: there are no replicas
 
     def _sha1(self, *args):
         if len(args) != 1:
@@ -820,6 +822,7 @@ class LuaRuntimeBox:
             self.api[b"set_argv"](kt, at)
         self.command = command
         self.resp = 2
+        self.repl = REPL_ALL
         self.running = True
         try:
             ok, value = self.api[b"run"](fn, kt, at, interrupt)
@@ -1320,7 +1323,14 @@ class Scripting:
             if cmd.is_write:
                 rs.dirty = True
             sc.resp = box.resp
-            reply = e.call(sc, cmd, argv)
+            if box.repl & REPL_AOF:
+                reply = e.call(sc, cmd, argv)
+            else:  # redis.set_repl without REPL_AOF: the effect stays out of the AOF
+                hooks_now, e.prop_hooks = e.prop_hooks, []
+                try:
+                    reply = e.call(sc, cmd, argv)
+                finally:
+                    e.prop_hooks = hooks_now
             if isinstance(reply, Block):  # scripts never block: the timeout answer
                 reply = reply.timeout_reply
             return 0, to_bytes(reply, box.resp == 3)

@@ -637,6 +637,11 @@ def test_eval_in_multi_and_watch(pair):
             "return 1"),
         _ev("redis.call('set', 'boom', 1); return redis.call('nosuch')"),
         _ev("redis.call('expireat', 'single', 4102444800); redis.call('persist', 'single')"),
+        _ev("redis.set_repl(redis.REPL_NONE) redis.call('set', 'norepl', '1') "
+            "redis.set_repl(redis.REPL_AOF) redis.call('set', 'aofonly', '1') "
+            "redis.set_repl(redis.REPL_REPLICA) redis.call('set', 'replonly', '1') "
+            "redis.set_repl(redis.REPL_ALL) redis.call('set', 'all', '1')"),
+        _ev("redis.set_repl(redis.REPL_NONE) redis.call('set', 'quiet', '1')"),
     ])
 
 
