@@ -14,7 +14,7 @@ import pytest
 from server.app import ServerThread
 from tests.support.realredis import RealRedis, need_binary
 
-from ._resp import Err, RawClient
+from ._resp import NULL_ARRAY, Err, RawClient
 
 AOF = Path("appendonlydir") / "appendonly.aof.1.incr.aof"
 _OPTS = ["--appendonly", "yes", "--appendfsync", "no"]
@@ -643,6 +643,32 @@ def test_eval_in_multi_and_watch(pair):
             "redis.set_repl(redis.REPL_ALL) redis.call('set', 'all', '1')"),
         _ev("redis.set_repl(redis.REPL_NONE) redis.call('set', 'quiet', '1')"),
     ])
+
+
+@pytest.mark.interop
+def test_watch_lazy_expiry_and_readonly_calls(pair):
+    """A script's write breaks another client's WATCH; a key that expired is deleted
+    (DEL) inside the script's block; read-only scripts propagate nothing."""
+    import time
+
+    pair.reset()
+    pair.run([("SET", "w", "1"), ("SET", "gone", "x", "PX", "30"), ("SET", "r", "v")])
+    watchers = [RawClient(pair.real.port), RawClient(pair.ours.port)]
+    try:
+        for cl in watchers:
+            assert cl.call("WATCH", "w") == "OK"
+        pair.run([_ev("return redis.call('incr', 'w')")])
+        got = [[cl.call("MULTI"), cl.call("GET", "w"), cl.call("EXEC")] for cl in watchers]
+        assert got[0] == got[1] and got[0][2] == NULL_ARRAY
+    finally:
+        for cl in watchers:
+            cl.close()
+    time.sleep(0.1)
+    pair.run([_ev("local v = redis.call('get', 'gone') redis.call('set', 'after', 1) "
+                  "return {v, redis.call('exists', 'gone')}"),
+              ("EVAL_RO", "return redis.call('get', 'r')", "0"),
+              _ev("#!lua flags=no-writes\nreturn redis.call('get', 'r')"),
+              ("DBSIZE",)])
 
 
 LIB = """#!lua name=mylib
