@@ -347,7 +347,18 @@ store.rawset = function(t, k, v)
   if proxied[t] then error("Attempt to modify a readonly table", 2) end
   return rawset(t, k, v)
 end
-getmetatable("").__index = store.string
+local strmeta = getmetatable("")
+strmeta.__index = store.string
+local strmeta_view = protect(strmeta, false)
+local realgetmetatable, realsetmetatable = getmetatable, setmetatable
+store.getmetatable = function(v)
+  if realtype(v) == "string" then return strmeta_view end
+  return realgetmetatable(v)
+end
+store.setmetatable = function(t, mt)
+  if proxied[t] then error("Attempt to modify a readonly table", 0) end
+  return realsetmetatable(t, mt)
+end
 
 -- What getfenv(<builtin>) could reach: no os/io/package/file loading, and the real
 -- environment never shows (lupa itself keeps using the thread's globals).

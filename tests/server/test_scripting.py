@@ -419,6 +419,15 @@ return struct.size('s')
 return struct.size('c0')
 return struct.size('>i3 c5 x')
 return struct.pack('i i', 1)
+getmetatable('').__index = 1 return 1
+return ('a'):upper()
+return type(getmetatable(''))
+return type(getmetatable('').__index)
+return getmetatable(_G) == nil
+setmetatable(_G, nil) return 1
+return {pcall(setmetatable, string, {})}
+local t = setmetatable({}, {__index = function() return 5 end}) return t.x
+return getmetatable(setmetatable({}, {__metatable = 'locked'}))
 local n = 0 for k in pairs(cjson) do n = n + 1 end return n
 local j = cjson return {j.encode_max_depth(), j.decode_max_depth(), j.encode_keep_buffer()}
 return cjson.encode_number_precision()
