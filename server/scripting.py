@@ -22,8 +22,12 @@ import time
 
 try:
     from lupa import lua51 as _lupa
+
+    LUA_FALLBACK = False
 except ImportError:  # pragma: no cover - a lupa build without its Lua 5.1 module
     import lupa as _lupa
+
+    LUA_FALLBACK = True  # lupa's default Lua: scripts may behave unlike Redis's 5.1
 
 from .proto import Error, Map, Raw, RSetReply, Simple, Verbatim
 
@@ -1168,9 +1172,16 @@ class Scripting:
         marks = {0: ".", 1: "-", 2: "*", 3: "#"}
         self.engine.log(msg, marks.get(level, "*"))
 
+    def _warn_fallback(self) -> None:
+        if LUA_FALLBACK and self.engine is not None:
+            lua = _lupa.LuaRuntime().lua_implementation
+            self.engine.log("lupa has no Lua 5.1 module (lupa.lua51): scripts run on %s, "
+                            "not the Lua 5.1 Redis embeds" % lua, "#")
+
     @property
     def eval_box(self) -> LuaRuntimeBox:
         if self._eval_box is None:
+            self._warn_fallback()
             self._eval_box = LuaRuntimeBox(function_mode=False, log=self._log,
                                            rand=self.rand)
         return self._eval_box
