@@ -43,6 +43,8 @@ SCRIPT_FLAGS = ("no-writes", "allow-oom", "allow-stale", "no-cluster",
 
 LL_DEBUG, LL_VERBOSE, LL_NOTICE, LL_WARNING = 0, 1, 2, 3
 REPL_AOF, REPL_ALL = 1, 3
+_LOGLEVELS = {"debug": LL_DEBUG, "verbose": LL_VERBOSE, "notice": LL_NOTICE,
+              "warning": LL_WARNING}
 REDIS_VERSION = "7.0.15"
 REDIS_VERSION_NUM = 0x07000F
 
@@ -1169,8 +1171,16 @@ class Scripting:
         return st
 
     def _log(self, level: int, msg: str) -> None:
-        marks = {0: ".", 1: "-", 2: "*", 3: "#"}
-        self.engine.log(msg, marks.get(level, "*"))
+        """redis.log: below the server's loglevel nothing is written, as Redis does."""
+        e = self.engine
+        if e is None:
+            return
+        try:
+            verbosity = _LOGLEVELS.get(str(e.config.get("loglevel")).lower(), LL_NOTICE)
+        except Exception:  # noqa: BLE001 - a config without loglevel
+            verbosity = LL_NOTICE
+        if level >= verbosity:
+            e.log(msg, ".-*#"[level])
 
     def _warn_fallback(self) -> None:
         if LUA_FALLBACK and self.engine is not None:

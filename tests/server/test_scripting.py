@@ -118,6 +118,21 @@ def test_busy_script_is_killed_through_busy_tick():
     assert seen[2].startswith(b"BUSY Redis is busy running a script. You can only call FUNCTION")
 
 
+def test_redis_log_honours_loglevel():
+    _register()
+    from server.engine import Engine
+
+    e = Engine()
+    c = e.new_client()
+    logs = []
+    e.log = lambda msg, mark="*": logs.append((mark, msg))
+    body = b"redis.log(redis.LOG_DEBUG, 'dbg') redis.log(redis.LOG_WARNING, 'warn', 1, 2.5)"
+    e.execute(c, [b"EVAL", body, b"0"])
+    e.execute(c, [b"CONFIG", b"SET", b"loglevel", b"debug"])
+    e.execute(c, [b"EVAL", b"redis.log(redis.LOG_DEBUG, 'dbg')", b"0"])
+    assert logs == [("#", "warn 1 2.5"), (".", "dbg")]
+
+
 def test_monitor_sees_the_script_before_its_commands():
     _register()
     from server.engine import Engine
