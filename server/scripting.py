@@ -1392,3 +1392,40 @@ class Scripting:
             if wrap:
                 e.propagate(buffered[-1][0], [b"EXEC"])
         return reply
+
+
+def info_memory_fields(engine) -> list[tuple[str, object]]:
+    """INFO memory's scripting lines (Redis 7.0 names, before `maxmemory`)."""
+    st = engine.__dict__.get("_scripting")
+
+    def used(box) -> int:
+        if box is None:
+            return 0
+        try:
+            return int(box.lua.get_memory_used() or 0)
+        except Exception:  # noqa: BLE001 - a lupa build without memory accounting
+            return 0
+
+    vm_eval = used(st and st._eval_box) if st else 0
+    vm_funcs = used(st and st._fn_box) if st else 0
+    if st is not None:
+        st.sync()
+    scripts = sum(len(s.body) for s in st.scripts.values()) if st else 0
+    funcs = sum(len(c) for c in engine.functions.values())
+
+    def human(n: int) -> str:
+        for unit in ("B", "K", "M", "G"):
+            if n < 1024 or unit == "G":
+                return ("%dB" % n) if unit == "B" else "%.2f%s" % (n, unit)
+            n /= 1024
+        return "%dB" % n
+
+    return [("used_memory_lua", vm_eval), ("used_memory_vm_eval", vm_eval),
+            ("used_memory_lua_human", human(vm_eval)), ("used_memory_scripts_eval", scripts),
+            ("number_of_cached_scripts", len(st.scripts) if st else 0),
+            ("number_of_functions", len(st.functions) if st else 0),
+            ("number_of_libraries", len(engine.functions)),
+            ("used_memory_vm_functions", vm_funcs), ("used_memory_vm_total", vm_eval + vm_funcs),
+            ("used_memory_vm_total_human", human(vm_eval + vm_funcs)),
+            ("used_memory_functions", funcs), ("used_memory_scripts", scripts + funcs),
+            ("used_memory_scripts_human", human(scripts + funcs))]

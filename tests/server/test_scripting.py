@@ -133,6 +133,23 @@ def test_redis_log_honours_loglevel():
     assert logs == [("#", "warn 1 2.5"), (".", "dbg")]
 
 
+def test_info_memory_fields_count_scripts_and_functions():
+    _register()
+    from server.engine import Engine
+    from server.scripting import info_memory_fields
+
+    e = Engine()
+    c = e.new_client()
+    assert dict(info_memory_fields(e))["number_of_cached_scripts"] == 0
+    e.execute(c, [b"EVAL", b"return 1", b"0"])
+    e.execute(c, [b"FUNCTION", b"LOAD", LIB.encode()])
+    info = dict(info_memory_fields(e))
+    assert (info["number_of_cached_scripts"], info["number_of_functions"],
+            info["number_of_libraries"]) == (1, 3, 1)
+    assert info["used_memory_scripts"] == len(b"return 1") + len(LIB) > 0
+    assert info["used_memory_vm_eval"] > 0 and info["used_memory_vm_functions"] > 0
+
+
 def test_monitor_sees_the_script_before_its_commands():
     _register()
     from server.engine import Engine
