@@ -754,6 +754,11 @@ def test_function_libraries(pair):
         ("FUNCTION", "LOAD", "#!lua name=bad\nredis.register_function('myset', function() end)"),
         ("FUNCTION", "LOAD", "#!lua name=bad name=x\nreturn"),
         ("FUNCTION", "LOAD", "#!lua name=slow\nwhile true do end"),
+        ("FUNCTION", "LOAD", "#!lua name=bad\nredis.setresp(3)"),
+        ("FUNCTION", "LOAD", "#!lua name=logs\nredis.log(redis.LOG_DEBUG, 'loading') "
+                             "local v = redis.REDIS_VERSION .. redis.REDIS_VERSION_NUM\n"
+                             "redis.register_function('fx', function() return v end)"),
+        ("FCALL", "fx", "0"), ("FUNCTION", "DELETE", "logs"),
         ("FUNCTION", "LOAD", "REPLACE", LIB.replace("'fk'", "'fk'")),
         ("FCALL", "myget", "1", "fk"), ("FUNCTION", "DELETE", "mylib"),
         ("FCALL", "myget", "1", "fk"),
