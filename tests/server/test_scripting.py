@@ -693,7 +693,8 @@ def test_watch_lazy_expiry_and_readonly_calls(pair):
     import time
 
     pair.reset()
-    pair.run([("SET", "w", "1"), ("SET", "gone", "x", "PX", "30"), ("SET", "r", "v")])
+    soon = str(int(time.time() * 1000) + 30)  # absolute, so both AOFs carry the same
+    pair.run([("SET", "w", "1"), ("SET", "gone", "x", "PXAT", soon), ("SET", "r", "v")])
     watchers = [RawClient(pair.real.port), RawClient(pair.ours.port)]
     try:
         for cl in watchers:
