@@ -205,6 +205,7 @@ def info_sections(e, c) -> dict[str, list[tuple[str, object]]]:
             ("used_memory_rss", mem), ("used_memory_rss_human", _human(mem)),
             ("used_memory_peak", ru.ru_maxrss * 1024),
             ("used_memory_peak_human", _human(ru.ru_maxrss * 1024)),
+            *_scripting_memory(e),
             ("maxmemory", int(e.config.get("maxmemory"))),
             ("maxmemory_human", _human(int(e.config.get("maxmemory")))),
             ("maxmemory_policy", e.config.get("maxmemory-policy")),
@@ -878,6 +879,12 @@ def memory_help(e, c, argv):
 
 container("function", "scripting", "7.0.0")
 
+def _scripting_memory(e) -> list:
+    from .scripting import info_memory_fields
+
+    return list(info_memory_fields(e))
+
+
 def _scripting(e):
     from .scripting import Scripting
 
@@ -1094,40 +1101,6 @@ def function_help(e, c, argv):
         b"LOAD [REPLACE] <FUNCTION CODE>", b"DELETE <LIBRARY NAME>",
         b"LIST [LIBRARYNAME PATTERN] [WITHCODE]", b"FLUSH [ASYNC|SYNC]", b"DUMP",
         b"RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]", b"STATS", b"KILL", b"HELP")]
-
-
-# Stand-ins until server.cmd_scripting is imported (it registers these names again).
-def _fcall(e, c, argv):
-    n = to_int(argv[2])
-    if n < 0:
-        return err("ERR Number of keys can't be negative")
-    if n > len(argv) - 3:
-        return err("ERR Number of keys can't be greater than number of args")
-    if argv[1] not in _scripting(e).functions:
-        return err("ERR Function not found")
-    return err("ERR rdbkit-server has no scripting engine: FCALL cannot run function '%s'"
-               % argv[1].decode("utf-8", "replace"))
-
-
-@command("fcall", -3, "noscript skip-monitor may-replicate", 0, 0, 0, "scripting")
-def fcall(e, c, argv):
-    return _fcall(e, c, argv)
-
-
-@command("fcall_ro", -3, "noscript skip-monitor readonly", 0, 0, 0, "scripting")
-def fcall_ro(e, c, argv):
-    return _fcall(e, c, argv)
-
-
-@command("eval", -3, "noscript skip-monitor may-replicate", 0, 0, 0, "scripting", since="2.6.0")
-def eval_(e, c, argv):
-    return err("ERR rdbkit-server has no scripting engine: EVAL is not supported")
-
-
-@command("evalsha", -3, "noscript skip-monitor may-replicate", 0, 0, 0, "scripting",
-         since="2.6.0")
-def evalsha(e, c, argv):
-    return err("NOSCRIPT No matching script. Please use EVAL.")
 
 
 _ = (COMMANDS, NULL_ARRAY, RHash)

@@ -461,5 +461,5 @@ def _load_command_modules() -> None:
         return
     _loaded = True
     from . import (cmd_geo, cmd_hash, cmd_hll, cmd_keys, cmd_list,  # noqa: F401
-                   cmd_pubsub, cmd_server, cmd_set, cmd_sort, cmd_stream, cmd_string,
-                   cmd_zset)
+                   cmd_pubsub, cmd_scripting, cmd_server, cmd_set, cmd_sort, cmd_stream,
+                   cmd_string, cmd_zset)

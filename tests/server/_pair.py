@@ -21,6 +21,8 @@ class Pair:
         self.aofs = [real.dir / AOF, ours_dir / AOF]
         self.offsets = [p.stat().st_size if p.exists() else 0 for p in self.aofs]
         self.clients = [RawClient(real.port, timeout=60), RawClient(ours.port, timeout=60)]
+        #: compare every key (GET, DUMP, encoding, DIGEST-VALUE), not only DEBUG DIGEST
+        self.per_key = True
 
     def run(self, commands, *, compare_state: bool = True, normalize=None,
             compare_replies: bool = True):
@@ -36,6 +38,8 @@ class Pair:
         return replies[0]
 
     def _state(self, cl):
+        if not self.per_key:
+            return [], cl.call("DEBUG", "DIGEST")
         keys = sorted(cl.call("KEYS", "*"))
         per_key = []
         for k in keys:

@@ -7,17 +7,15 @@ DEBUG DIGEST and the AOF bytes each batch appended must be equal.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
 from server.app import ServerThread
 from tests.support.realredis import RealRedis, need_binary
 
+from ._pair import SERVER_OPTS as _OPTS, start_pair
 from ._resp import NULL_ARRAY, Err, RawClient
 
-AOF = Path("appendonlydir") / "appendonly.aof.1.incr.aof"
-_OPTS = ["--appendonly", "yes", "--appendfsync", "no"]
 
 
 def _register():
@@ -167,61 +165,19 @@ def test_monitor_sees_the_script_before_its_commands():
 
 # -- against real Redis ----------------------------------------------------------------
 
-class Pair:
-    def __init__(self, real: RealRedis, ours: ServerThread, ours_dir: Path) -> None:
-        self.real, self.ours = real, ours
-        self.aofs = [real.dir / AOF, ours_dir / AOF]
-        self.offsets = [p.stat().st_size if p.exists() else 0 for p in self.aofs]
-        self.clients = [RawClient(real.port, timeout=30), RawClient(ours.port, timeout=30)]
-
-    def run(self, commands, *, compare_state: bool = True):
-        replies = []
-        for cl in self.clients:
-            cl.call("SELECT", "0")
-            replies.append(cl.pipeline(commands))
-        for cmd, a, b in zip(commands, *replies):
-            assert a == b, f"{cmd!r}: redis={a!r} ours={b!r}"
-        if compare_state:
-            self.compare_state()
-        return replies[0]
-
-    def compare_state(self):
-        digests = [cl.call("DEBUG", "DIGEST") for cl in self.clients]
-        assert digests[0] == digests[1]
-        new = []
-        for i, p in enumerate(self.aofs):
-            data = p.read_bytes()
-            new.append(data[self.offsets[i]:])
-            self.offsets[i] = len(data)
-        assert new[0] == new[1], f"AOF: redis={new[0][:3000]!r}\nours={new[1][:3000]!r}"
-
-    def reset(self):
-        self.run([("FLUSHALL",), ("FUNCTION", "FLUSH"), ("SCRIPT", "FLUSH")],
-                 compare_state=False)
-        self.offsets = [p.stat().st_size for p in self.aofs]
+_RESET = (("FUNCTION", "FLUSH"), ("SCRIPT", "FLUSH"))
 
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
     need_binary("redis-server")
     _register()
-    base = tmp_path_factory.mktemp("lua")
-    real = RealRedis(base / "real", extra=_OPTS)
-    ours_dir = base / "ours"
-    ours_dir.mkdir()
-    real.start()
-    ours = ServerThread("--enable-debug-command", "yes", "--dir", str(ours_dir), *_OPTS)
-    ours.start()
-    p = None
+    p, stop = start_pair(tmp_path_factory.mktemp("lua"))
+    p.per_key = False      # scripts' effects are checked by DEBUG DIGEST and the AOF
     try:
-        p = Pair(real, ours, ours_dir)
         yield p
     finally:
-        if p is not None:
-            for cl in p.clients:
-                cl.close()
-        ours.stop()
-        real.stop()
+        stop()
 
 
 def _ev(body, *args):
@@ -230,7 +186,7 @@ def _ev(body, *args):
 
 @pytest.mark.interop
 def test_lua_to_redis_conversions(pair):
-    pair.reset()
+    pair.reset(*_RESET)
     cases = [
         "return {1, 2, {3, 'x', nil, 5}, false, true, 3.99, -2.5, {ok='fine'}, "
         "{err='MYERR bad'}}",
@@ -322,7 +278,7 @@ def test_random_scripts_of_calls(pair):
     (effects in MULTI/EXEC blocks), against Redis."""
     import random
 
-    pair.reset()
+    pair.reset(*_RESET)
     rng = random.Random(11)
     scripts = []
     for _ in range(150):
@@ -340,7 +296,7 @@ def test_random_scripts_of_calls(pair):
 
 @pytest.mark.interop
 def test_cjson_bit_and_math_random(pair):
-    pair.reset()
+    pair.reset(*_RESET)
     cases = _LIB_CASES.strip().splitlines()
     pair.run([_ev(b) for b in cases])
 
@@ -506,7 +462,7 @@ return next({})
 
 @pytest.mark.interop
 def test_redis_call_on_every_type(pair):
-    pair.reset()
+    pair.reset(*_RESET)
     calls = [
         _ev("return redis.call('set', KEYS[1], ARGV[1])", "1", "s", "v"),
         _ev("return redis.call('get', 's')"), _ev("return redis.call('get', 'nope')"),
@@ -599,7 +555,7 @@ return coroutine.status(coroutine.create(function() end))
 
 @pytest.mark.interop
 def test_pcall_and_error_messages(pair):
-    pair.reset()
+    pair.reset(*_RESET)
     pair.run([("SET", "str", "text")], compare_state=False)
     pair.run([
         _ev("return redis.pcall('incr', 'str')"),
@@ -646,7 +602,7 @@ def test_pcall_and_error_messages(pair):
 
 @pytest.mark.interop
 def test_evalsha_and_script_cache(pair):
-    pair.reset()
+    pair.reset(*_RESET)
     body = "return redis.call('incr', KEYS[1]) + tonumber(ARGV[1])"
     pair.run([
         ("SCRIPT", "LOAD", body), ("SCRIPT", "LOAD", "return +"),
@@ -668,7 +624,7 @@ def test_evalsha_and_script_cache(pair):
 
 @pytest.mark.interop
 def test_eval_in_multi_and_watch(pair):
-    pair.reset()
+    pair.reset(*_RESET)
     pair.run([
         ("MULTI",), ("SET", "m", "1"),
         _ev("redis.call('incr', 'm'); redis.call('incr', 'm'); return 1"),
@@ -692,7 +648,9 @@ def test_watch_lazy_expiry_and_readonly_calls(pair):
     (DEL) inside the script's block; read-only scripts propagate nothing."""
     import time
 
-    pair.reset()
+    pair.reset(*_RESET)
+    # no active expiry meanwhile: the key must still be there for the script to expire
+    pair.run([("DEBUG", "SET-ACTIVE-EXPIRE", "0")], compare_state=False)
     soon = str(int(time.time() * 1000) + 30)  # absolute, so both AOFs carry the same
     pair.run([("SET", "w", "1"), ("SET", "gone", "x", "PXAT", soon), ("SET", "r", "v")])
     watchers = [RawClient(pair.real.port), RawClient(pair.ours.port)]
@@ -711,6 +669,7 @@ def test_watch_lazy_expiry_and_readonly_calls(pair):
               ("EVAL_RO", "return redis.call('get', 'r')", "0"),
               _ev("#!lua flags=no-writes\nreturn redis.call('get', 'r')"),
               ("DBSIZE",)])
+    pair.run([("DEBUG", "SET-ACTIVE-EXPIRE", "1")], compare_state=False)
 
 
 LIB = """#!lua name=mylib
@@ -727,7 +686,7 @@ redis.register_function{function_name='myerr', callback=function(keys, args)
 
 @pytest.mark.interop
 def test_function_libraries(pair):
-    pair.reset()
+    pair.reset(*_RESET)
     pair.run([
         ("FUNCTION", "LOAD", LIB), ("FCALL", "myset", "1", "fk", "fv"),
         ("FCALL", "myget", "1", "fk"), ("FCALL_RO", "myget", "1", "fk"),
@@ -794,7 +753,7 @@ def _listing(pair, *args):
 
 @pytest.mark.interop
 def test_function_list_names_descriptions_flags(pair):
-    pair.reset()
+    pair.reset(*_RESET)
     pair.run([("FUNCTION", "LOAD", LIB),
               ("FUNCTION", "LOAD", "#!lua name=other\nredis.register_function{function_name="
                                    "'o1', callback=function() return 1 end, flags={'allow-oom', "
@@ -807,7 +766,7 @@ def test_function_list_names_descriptions_flags(pair):
 
 @pytest.mark.interop
 def test_function_restore_of_redis_dump_then_fcall(pair):
-    pair.reset()
+    pair.reset(*_RESET)
     pair.run([("FUNCTION", "LOAD", LIB)])
     dump = pair.clients[0].call("FUNCTION", "DUMP")
     pair.run([("FUNCTION", "FLUSH"), ("FUNCTION", "RESTORE", dump),
@@ -833,7 +792,7 @@ def test_function_restore_of_redis_dump_then_fcall(pair):
 def test_redis_aof_with_scripts_and_functions_replays(pair, tmp_path):
     """Redis's AOF (FUNCTION LOAD, script effects in MULTI blocks) loads into rdbkit-server
     as into Redis, and the functions it loads can be called."""
-    pair.reset()
+    pair.reset(*_RESET)
     pair.run([("FUNCTION", "LOAD", LIB), ("FCALL", "myset", "1", "ak", "av"),
               _ev("redis.call('rpush', 'al', 1, 2); redis.call('lpop', 'al'); return 1")])
     for sub in ("real", "ours"):
