@@ -216,6 +216,17 @@ class Engine:
         for hook in self.prop_hooks:
             hook(dbid, argv)
 
+    def propagate_block(self, items: list) -> None:
+        """Propagate `(dbid, argv)` items as Redis 7.0 does what one command, EXEC or
+        script produced: several go out wrapped in MULTI/EXEC."""
+        wrap = len(items) > 1
+        if wrap:
+            self.propagate(items[0][0], [b"MULTI"])
+        for db, a in items:
+            self.propagate(db, a)
+        if wrap:
+            self.propagate(items[-1][0], [b"EXEC"])
+
     def rewrite(self, *argvs: list[bytes]) -> None:
         """Propagate these commands instead of the one executed (e.g. EXPIRE -> PEXPIREAT)."""
         if self._prop_override is None:
@@ -286,16 +297,14 @@ class Engine:
         if self.dirty != dirty and cmd.is_write and self.prop_hooks:
             override = self._prop_override
             self._prop_override = None
-            todo = override if override is not None else (argv,)
-            # Redis 7.0 wraps a command that propagates as several (SPOP with a count,
-            # XREADGROUP of many entries) in MULTI/EXEC, unless already inside one
-            wrap = len(todo) > 1 and self.prop_hooks is self._outer_hooks
-            if wrap:
-                self.propagate(c.db.id, [b"MULTI"])
-            for a in todo:
-                self.propagate(c.db.id, a)
-            if wrap:
-                self.propagate(c.db.id, [b"EXEC"])
+            todo = [(c.db.id, a) for a in (override if override is not None else (argv,))]
+            if self.prop_hooks is self._outer_hooks:
+                # a command that propagates as several (SPOP with a count, XREADGROUP
+                # of many entries) goes out in MULTI/EXEC, unless already inside one
+                self.propagate_block(todo)
+            else:
+                for db, a in todo:
+                    self.propagate(db, a)
         elif self._prop_override is not None:
             self._prop_override = None
         return reply
@@ -347,14 +356,7 @@ class Engine:
             self.in_exec = False
             self.prop_hooks = hooks
         if buffered:
-            # Like Redis 7.0: several propagated writes go out as one MULTI/EXEC block.
-            wrap = len(buffered) > 1
-            if wrap:
-                self.propagate(buffered[0][0], [b"MULTI"])
-            for db, a in buffered:
-                self.propagate(db, a)
-            if wrap:
-                self.propagate(buffered[-1][0], [b"EXEC"])
+            self.propagate_block(buffered)
         return replies
 
     def discard(self, c: Client) -> None:

@@ -1384,13 +1384,7 @@ class Scripting:
         e._prop_override = []
         if buffered:
             # Redis 7.0 replicates effects: several writes go out as one MULTI/EXEC.
-            wrap = len(buffered) > 1
-            if wrap:
-                e.propagate(buffered[0][0], [b"MULTI"])
-            for db, a in buffered:
-                e.propagate(db, a)
-            if wrap:
-                e.propagate(buffered[-1][0], [b"EXEC"])
+            e.propagate_block(buffered)
         return reply
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from server.app import ServerThread
-from tests.support.realredis import RealRedis
+from tests.support.realredis import RealRedis, need_binary
 
 from ._resp import RawClient
 
@@ -91,3 +93,19 @@ def start_pair(base: Path, *extra: str):
         real.stop()
 
     return pair, stop
+
+
+def pair_fixture(name: str, *, per_key: bool = True):
+    """A module-scoped `pair` fixture: both servers, stopped after the module."""
+
+    @pytest.fixture(scope="module")
+    def pair(tmp_path_factory):
+        need_binary("redis-server")
+        p, stop = start_pair(tmp_path_factory.mktemp(name))
+        p.per_key = per_key
+        try:
+            yield p
+        finally:
+            stop()
+
+    return pair

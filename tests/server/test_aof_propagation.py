@@ -7,19 +7,10 @@ import re
 
 import pytest
 
-from tests.support.realredis import need_binary
-
-from ._pair import start_pair
+from ._pair import pair_fixture
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    need_binary("redis-server")
-    p, stop = start_pair(tmp_path_factory.mktemp("prop"))
-    try:
-        yield p
-    finally:
-        stop()
+pair = pair_fixture("prop")
 
 
 CASES = {

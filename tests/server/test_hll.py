@@ -17,9 +17,9 @@ from server import hll
 from server.app import ServerThread
 from server.engine import Engine
 from server.proto import OK
-from tests.support.realredis import RealRedis, need_binary
+from tests.support.realredis import RealRedis
 
-from ._pair import SERVER_OPTS as _SERVER_OPTS, start_pair
+from ._pair import SERVER_OPTS as _SERVER_OPTS, pair_fixture
 from ._resp import RawClient
 
 
@@ -152,14 +152,7 @@ def test_engine_in_process_basics():
 _RESET = ("CONFIG", "SET", "hll-sparse-max-bytes", "3000")
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    need_binary("redis-server")
-    p, stop = start_pair(tmp_path_factory.mktemp("hll"))
-    try:
-        yield p
-    finally:
-        stop()
+pair = pair_fixture("hll")
 
 
 def _els(prefix: str, n: int, start: int = 0):

@@ -13,7 +13,7 @@ import pytest
 from server.app import ServerThread
 from tests.support.realredis import RealRedis, need_binary
 
-from ._pair import SERVER_OPTS as _OPTS, start_pair
+from ._pair import SERVER_OPTS as _OPTS, pair_fixture
 from ._resp import NULL_ARRAY, Err, RawClient
 
 
@@ -168,16 +168,8 @@ def test_monitor_sees_the_script_before_its_commands():
 _RESET = (("FUNCTION", "FLUSH"), ("SCRIPT", "FLUSH"))
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    need_binary("redis-server")
-    _register()
-    p, stop = start_pair(tmp_path_factory.mktemp("lua"))
-    p.per_key = False      # scripts' effects are checked by DEBUG DIGEST and the AOF
-    try:
-        yield p
-    finally:
-        stop()
+# scripts' effects are checked by DEBUG DIGEST and the AOF
+pair = pair_fixture("lua", per_key=False)
 
 
 def _ev(body, *args):
