@@ -815,6 +815,11 @@ def shutdown(e, c, argv):
         if len(flags) > 1:
             return SYNTAX
         return err("ERR No shutdown in progress.")
+    running = _scripting(e).running
+    if running is not None and b"nosave" not in flags:
+        # a busy script: only SHUTDOWN NOSAVE may end the server (and the script)
+        return err("BUSY Redis is busy running a script. You can only call %s or SHUTDOWN "
+                   "NOSAVE." % ("SCRIPT KILL" if running.is_eval else "FUNCTION KILL"))
     p = e.persist
     if p is not None and not p.done:
         if not p.shutdown(save=b"save" in flags, nosave=b"nosave" in flags,
@@ -1079,6 +1084,9 @@ def function_stats(e, c, argv):
     st = _scripting(e)
     nfuncs = len(st.functions)
     rs = st.running
+    if rs is not None and rs.is_eval:   # as functionStatsCommand: not during an EVAL
+        return err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+                   "SHUTDOWN NOSAVE.")
     running = None if rs is None else Map([
         (b"name", rs.name.encode("utf-8", "surrogateescape")),
         (b"command", list(rs.argv)), (b"duration_ms", rs.duration_ms())])

@@ -157,8 +157,11 @@ class Server:
         #: server.persist.manager.Persistence, set by app.build (None: no persistence)
         self.persist = None
         self.loading_now = False
+        self.busy_now = False          # serving other clients while a script runs
+        self.executing: Conn | None = None   # whose command the engine is running
         self.active_expire_enabled = True
         engine.net_info = self.net_info
+        engine.busy_tick = self.busy_tick
         if log is not None:
             engine.log = log
         engine.active_expire_enabled = True
@@ -349,6 +352,8 @@ class Server:
         client = conn.client
         q = conn.queue
         execute = engine.execute
+        if self.busy_now and conn is self.executing:
+            return   # its script is running: what it sent meanwhile waits (protectClient)
         while q and conn.blocked is None and not conn.closing:
             if conn.out_len > OBUF_PAUSE_BYTES:
                 self._pause_reading(conn)
@@ -362,7 +367,14 @@ class Server:
             if self.loading_now and not _allowed_while_loading(engine, argv):
                 conn.reply(LOADING)
                 continue
-            reply = execute(client, argv)
+            if self.busy_now and not _allowed_while_busy(engine, argv):
+                conn.reply(_busy_reply(engine))
+                continue
+            outer, self.executing = self.executing, conn
+            try:
+                reply = execute(client, argv)
+            finally:
+                self.executing = outer
             if type(reply) is Block:
                 self._block(conn, argv, reply)
                 break
@@ -546,7 +558,22 @@ class Server:
     def loading_tick(self) -> None:
         """One quick turn while the dataset loads: accept, read, answer `-LOADING` to
         everything but the commands Redis allows then (INFO, PING is not one of them)."""
-        self.loading_now = True
+        self.loading_tick_like(busy=False)
+
+    serve_loading_tick = loading_tick
+
+    def busy_tick(self) -> None:
+        """A quick turn while a script runs past busy-reply-threshold (the script calls
+        it now and then): accept, read, answer `-BUSY` to everything but the commands
+        flagged allow-busy (SCRIPT KILL, FUNCTION KILL/STATS, SHUTDOWN NOSAVE, ...),
+        which run now; the client running the script is left alone."""
+        if self.busy_now or self.loading_now:
+            return
+        self.loading_tick_like(busy=True)
+
+    def loading_tick_like(self, *, busy: bool) -> None:
+        flag = "busy_now" if busy else "loading_now"
+        setattr(self, flag, True)
         try:
             for key, mask in self.sel.select(0):
                 conn = key.data
@@ -559,16 +586,17 @@ class Server:
                     if mask & selectors.EVENT_READ and not conn.dead:
                         self.read(conn)
                 except Exception as e:
-                    self.log(f"Error while loading: {type(e).__name__}: {e}", "#")
+                    self.log(f"Error while {'a script runs' if busy else 'loading'}: "
+                             f"{type(e).__name__}: {e}", "#")
             pending = self.pending_write
             self.pending_write = set()
             for conn in pending:
-                if not conn.dead:
+                if not conn.dead and conn is not self.executing:
                     self.flush(conn)
+                elif conn is self.executing:
+                    self.pending_write.add(conn)
         finally:
-            self.loading_now = False
-
-    serve_loading_tick = loading_tick
+            setattr(self, flag, False)
 
     def cron(self) -> None:
         e = self.engine
@@ -617,6 +645,22 @@ def _allowed_while_loading(engine, argv) -> bool:
     if cmd is not None and cmd.subs is not None and len(argv) >= 2:
         cmd = cmd.subs.get(argv[1].lower(), cmd)
     return cmd is None or "loading" in cmd.flags
+
+
+def _allowed_while_busy(engine, argv) -> bool:
+    cmd = engine.commands.get(argv[0].lower())
+    if cmd is not None and cmd.subs is not None and len(argv) >= 2:
+        cmd = cmd.subs.get(argv[1].lower(), cmd)
+    return cmd is None or "allow-busy" in cmd.flags
+
+
+def _busy_reply(engine):
+    from .scripting import Scripting
+
+    running = Scripting.of(engine).running
+    kill = "SCRIPT KILL" if running is None or running.is_eval else "FUNCTION KILL"
+    return Raw(b"-BUSY Redis is busy running a script. You can only call %s or SHUTDOWN "
+               b"NOSAVE.\r\n" % kill.encode())
 
 
 def _send_and_close(sock: socket.socket, data: bytes) -> None:

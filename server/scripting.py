@@ -9,8 +9,9 @@ to a tail call (`return redis.call(...)`). Their errors travel as a `ScriptRaise
 exception that the error handler turns back into Redis's `{err=...}` table. Globals are
 read-only as in 7.0 (Redis's patched Lua makes tables read-only; here proxies do it).
 
-A script runs to its end: nothing else is served meanwhile (no busy-reply-threshold,
-SCRIPT KILL never finds a script). Library code at FUNCTION LOAD gets Redis's 500 ms.
+Past busy-reply-threshold a running script lets the network layer take turns
+(`engine.busy_tick()`, server/net.py): other clients get -BUSY, and SCRIPT KILL /
+FUNCTION KILL can stop it. Library code at FUNCTION LOAD gets Redis's 500 ms.
 """
 
 from __future__ import annotations
@@ -1324,7 +1325,8 @@ class Scripting:
             tick()
         if rs.killed:
             e.log("Lua script killed by user with SCRIPT KILL.", "#")
-        return rs.killed
+        # SHUTDOWN NOSAVE taken during a turn ends the script too, so the server can go
+        return rs.killed or e.shutdown_requested is not None
 
     def run(self, box: LuaRuntimeBox, fn, name: str, caller, keys, args, read_only: bool,
             argv=()):

@@ -98,8 +98,9 @@ def test_busy_script_is_killed_through_busy_tick():
     reply = e.execute(c, [b"EVAL", spin, b"0"])
     assert reply.startswith(b"ERR Script killed by user with SCRIPT KILL... script: ")
     assert reply.endswith(b", on @user_script:2.")
-    stats = dict(seen[0])[b"running_script"]
-    assert dict(stats)[b"command"] == [b"EVAL", spin, b"0"]
+    # Redis 7.0's FUNCTION STATS refuses to answer while an EVAL script is busy (it does
+    # answer during FCALL: tests/server/test_busy_script.py compares both with Redis)
+    assert seen[0].startswith(b"BUSY Redis is busy running a script. You can only call SCRIPT")
     assert seen[1].startswith(b"BUSY Redis is busy running a script. You can only call SCRIPT")
     assert seen[2] == b"+OK\r\n"
     seen.clear()
