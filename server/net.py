@@ -558,7 +558,7 @@ class Server:
     def loading_tick(self) -> None:
         """One quick turn while the dataset loads: accept, read, answer `-LOADING` to
         everything but the commands Redis allows then (INFO, PING is not one of them)."""
-        self.loading_tick_like(busy=False)
+        self._serve_turn(busy=False)
 
     serve_loading_tick = loading_tick
 
@@ -569,9 +569,11 @@ class Server:
         which run now; the client running the script is left alone."""
         if self.busy_now or self.loading_now:
             return
-        self.loading_tick_like(busy=True)
+        self._serve_turn(busy=True)
 
-    def loading_tick_like(self, *, busy: bool) -> None:
+    def _serve_turn(self, *, busy: bool) -> None:
+        """One non-blocking turn of the loop from inside a long job (loading, a busy
+        script): `process` answers what the job allows and refuses the rest."""
         flag = "busy_now" if busy else "loading_now"
         setattr(self, flag, True)
         try:
