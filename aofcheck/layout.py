@@ -19,8 +19,8 @@ from rdbtools.errors import RdbkitError
 
 from .manifest import MANIFEST_MAX_LINE
 
-__all__ = ["Layout", "RESP", "PREAMBLE", "MULTI_PART", "detect", "is_manifest", "is_rdb",
-           "LayoutError"]
+__all__ = ["Layout", "RESP", "PREAMBLE", "MULTI_PART", "detect", "is_manifest",
+           "is_manifest_file", "is_rdb", "LayoutError"]
 
 RESP, PREAMBLE, MULTI_PART = "resp", "rdb-preamble", "multi-part"
 RDB_MAGIC = b"REDIS"
@@ -48,6 +48,15 @@ def is_manifest(head: bytes) -> bool:
             return chunk[:4] == b"file"
         p = end
     return False
+
+
+def is_manifest_file(path: str) -> bool:
+    """Is the file at `path` a multi-part AOF manifest (`is_manifest` over its head)?"""
+    try:
+        with open(path, "rb") as f:
+            return is_manifest(f.read(4096))
+    except OSError:
+        return False
 
 
 def is_rdb(head: bytes, size: int) -> bool:

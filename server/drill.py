@@ -233,13 +233,9 @@ def classify(path: str) -> _Backup:
 
 
 def _looks_like_manifest(path: str) -> bool:
-    from aofcheck.layout import is_manifest
+    from aofcheck.layout import is_manifest_file
 
-    try:
-        with open(path, "rb") as f:
-            return is_manifest(f.read(4096))
-    except OSError:
-        return False
+    return is_manifest_file(path)
 
 
 def _binary_version(prefix: list[str]) -> str | None:

@@ -12,17 +12,11 @@ from rdbtools.records import End, KeyRecord
 
 from .options import ReplayError
 
-def _is_manifest_file(path: str) -> bool:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return False
-    if head[:1] not in (b"#", b"f"):
-        return False    # a manifest opens with a comment or a `file` line
-    from aofcheck.layout import is_manifest
 
-    return is_manifest(head)
+def _is_manifest_file(path: str) -> bool:
+    from aofcheck.layout import is_manifest_file
+
+    return is_manifest_file(path)
 
 
 def source_kind(path: str) -> str:
