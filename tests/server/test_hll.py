@@ -20,6 +20,7 @@ from server.proto import OK
 from tests.support.realredis import RealRedis
 
 from ._pair import SERVER_OPTS as _SERVER_OPTS, pair_fixture
+from ._inproc import engine_with_log
 from ._resp import RawClient
 
 
@@ -129,13 +130,7 @@ def test_sparse_max_bytes_directive_from_a_config_file():
 
 
 def test_engine_in_process_basics():
-    e = Engine()
-    c = e.new_client()
-    prop = []
-    e.prop_hooks.append(lambda db, argv: prop.append(argv))
-
-    def x(*a):
-        return e.execute(c, [s.encode() if isinstance(s, str) else s for s in a])
+    e, c, prop, x = engine_with_log()
 
     assert x("PFADD", "h") == 1
     assert bytes(x("GET", "h")) == hll.EMPTY[:15] + b"\x80" + b"\x7f\xff"

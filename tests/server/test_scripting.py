@@ -14,6 +14,7 @@ from server.app import ServerThread
 from tests.support.realredis import RealRedis, need_binary
 
 from ._pair import SERVER_OPTS as _OPTS, pair_fixture
+from ._inproc import engine_with_log
 from ._resp import NULL_ARRAY, Err, RawClient
 
 
@@ -39,15 +40,7 @@ def _scripting_commands_only_here():
 
 def test_in_process_effects_replication_and_conversions():
     _register()
-    from server.engine import Engine
-
-    e = Engine()
-    c = e.new_client()
-    prop = []
-    e.prop_hooks.append(lambda db, argv: prop.append(argv))
-
-    def x(*a):
-        return e.execute(c, [s.encode() if isinstance(s, str) else s for s in a])
+    e, c, prop, x = engine_with_log()
 
     body = "redis.call('set', KEYS[1], ARGV[1]); redis.call('incr', KEYS[1]); " \
            "return redis.call('get', KEYS[1])"
